@@ -1,0 +1,25 @@
+# Two entry points: `make demo` (the main job, no cluster needed) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench venv
+
+$(BIN)/opgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/opgate
+
+venv: $(BIN)/opgate
+
+demo: venv
+	$(BIN)/opgate decide --cluster-state deploy/examples/cluster-state deploy/examples/operation.yaml
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
