@@ -1,1 +1,1 @@
-"""policies package."""
+"""Policy data (engine catalog, enforcement modes, RBAC rules) and their loaders."""

@@ -1,0 +1,1 @@
+"""The `opgate` sub-commands, one module each (each exposes `register(subparsers)`)."""

@@ -1,0 +1,79 @@
+"""Read Kubernetes manifests (YAML or JSON, multi-document, files or directories)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from webhooks import errors
+
+Obj = dict[str, Any]
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def parse_documents(text: str, file: str) -> list[Obj]:
+    """Every object in a YAML/JSON text; `List` kinds are expanded. Empty documents are skipped."""
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise errors.ManifestError(file, f"not valid YAML{where}: {problem}") from None
+    out: list[Obj] = []
+    for number, doc in enumerate(docs, start=1):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise errors.ManifestError(
+                file, f"expected a mapping, got {type(doc).__name__}", document=number
+            )
+        items = doc.get("items") if str(doc.get("kind", "")).endswith("List") else None
+        for item in items if isinstance(items, list) else [doc]:
+            out.append(checked(item, file, number))
+    return out
+
+
+def checked(obj: Any, file: str, document: int) -> Obj:
+    """The object itself if it has apiVersion, kind and metadata.name, else a ManifestError."""
+    if not isinstance(obj, dict):
+        raise errors.ManifestError(file, "a List item is not a mapping", document=document)
+    for field in ("apiVersion", "kind"):
+        if not isinstance(obj.get(field), str) or not obj[field]:
+            raise errors.ManifestError(file, f"missing or empty {field}", document=document)
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise errors.ManifestError(
+            file, f"{obj['kind']} has no metadata.name; every object needs one", document=document
+        )
+    return obj
+
+
+def files_under(path: Path) -> list[Path]:
+    """The manifest files of a path: itself, or every .yaml/.yml/.json below it, sorted."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+    return [path]
+
+
+def load(paths: Iterable[str | Path]) -> list[Obj]:
+    """Every object in the given files, directories or `-` (stdin), in order."""
+    out: list[Obj] = []
+    for raw in paths:
+        if str(raw) == "-":
+            out.extend(parse_documents(sys.stdin.read(), "<stdin>"))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise errors.ManifestError(str(path), "no such file or directory")
+        for file in files_under(path):
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise errors.ManifestError(str(file), f"cannot read: {exc}") from None
+            out.extend(parse_documents(text, str(file)))
+    return out

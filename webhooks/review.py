@@ -1,0 +1,202 @@
+"""AdmissionReview v1 wire format: parse a request, encode a response.
+
+Only this module knows the JSON shape; handlers see `AdmissionRequest` and return a Decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any, Literal, NotRequired, TypedDict
+
+import orjson
+
+from webhooks import decisions, errors
+
+API_VERSION = "admission.k8s.io/v1"
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+OPERATIONS: frozenset[str] = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+
+
+class GroupVersionKind(TypedDict):
+    group: str
+    version: str
+    kind: str
+
+
+class UserInfoJSON(TypedDict, total=False):
+    username: str
+    uid: str
+    groups: list[str]
+    extra: dict[str, list[str]]
+
+
+class RequestJSON(TypedDict):
+    uid: str
+    kind: GroupVersionKind
+    resource: NotRequired[dict[str, str]]
+    subResource: NotRequired[str]
+    name: NotRequired[str]
+    namespace: NotRequired[str]
+    operation: Operation
+    userInfo: NotRequired[UserInfoJSON]
+    object: NotRequired[dict[str, Any] | None]
+    oldObject: NotRequired[dict[str, Any] | None]
+    dryRun: NotRequired[bool]
+    options: NotRequired[dict[str, Any] | None]
+
+
+class StatusJSON(TypedDict, total=False):
+    status: str
+    code: int
+    reason: str
+    message: str
+    details: dict[str, Any]
+
+
+class ResponseJSON(TypedDict):
+    uid: str
+    allowed: bool
+    status: NotRequired[StatusJSON]
+    patchType: NotRequired[Literal["JSONPatch"]]
+    patch: NotRequired[str]
+    warnings: NotRequired[list[str]]
+
+
+class ReviewJSON(TypedDict):
+    apiVersion: str
+    kind: Literal["AdmissionReview"]
+    response: ResponseJSON
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserInfo:
+    """Who sent the request: username and groups."""
+
+    username: str = ""
+    groups: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AdmissionRequest:
+    """The parts of an AdmissionRequest the checks use."""
+
+    uid: str
+    operation: str
+    kind: str
+    group: str = ""
+    version: str = ""
+    namespace: str = ""
+    name: str = ""
+    sub_resource: str = ""
+    object: dict[str, Any] | None = None
+    old_object: dict[str, Any] | None = None
+    user: UserInfo = UserInfo()
+    dry_run: bool = False
+
+
+def _str(value: Any, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise errors.MalformedReview(f"request.{field} must be a string")
+    return value
+
+
+def parse_request(body: Any) -> AdmissionRequest:
+    """The AdmissionRequest of a decoded AdmissionReview; MalformedReview names what is wrong."""
+    if not isinstance(body, dict):
+        raise errors.MalformedReview("body must be a JSON object (an AdmissionReview)")
+    if body.get("kind") != "AdmissionReview":
+        raise errors.MalformedReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
+    if body.get("apiVersion") != API_VERSION:
+        raise errors.MalformedReview(
+            f"apiVersion must be {API_VERSION}, got {body.get('apiVersion')!r}; "
+            "set admissionReviewVersions: [v1] in the webhook configuration"
+        )
+    req = body.get("request")
+    if not isinstance(req, dict):
+        raise errors.MalformedReview("request is missing or not an object")
+    uid = req.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise errors.MalformedReview("request.uid is missing or empty")
+    operation = req.get("operation")
+    if operation not in OPERATIONS:
+        raise errors.MalformedReview(
+            f"request.operation must be one of {sorted(OPERATIONS)}, got {operation!r}"
+        )
+    kind = req.get("kind")
+    if not isinstance(kind, dict) or not isinstance(kind.get("kind"), str):
+        raise errors.MalformedReview("request.kind must be an object with group, version, kind")
+    for field in ("object", "oldObject"):
+        if req.get(field) is not None and not isinstance(req.get(field), dict):
+            raise errors.MalformedReview(f"request.{field} must be an object or null")
+    user = req.get("userInfo") if isinstance(req.get("userInfo"), dict) else {}
+    groups = user.get("groups") if isinstance(user.get("groups"), list) else []
+    return AdmissionRequest(
+        uid=uid,
+        operation=operation,
+        kind=kind["kind"],
+        group=_str(kind.get("group"), "kind.group"),
+        version=_str(kind.get("version"), "kind.version"),
+        namespace=_str(req.get("namespace"), "namespace"),
+        name=_str(req.get("name"), "name"),
+        sub_resource=_str(req.get("subResource"), "subResource"),
+        object=req.get("object"),
+        old_object=req.get("oldObject"),
+        user=UserInfo(
+            username=user.get("username") if isinstance(user.get("username"), str) else "",
+            groups=tuple(g for g in groups if isinstance(g, str)),
+        ),
+        dry_run=req.get("dryRun") is True,
+    )
+
+
+def response(uid: str, decision: decisions.Decision) -> ReviewJSON:
+    """The AdmissionReview answering request `uid` with `decision`."""
+    out: ResponseJSON = {"uid": uid, "allowed": decision.allowed}
+    if not decision.allowed:
+        status: StatusJSON = {
+            "status": "Failure",
+            "code": decision.code,
+            "reason": decision.reason,
+            "message": decision.message,
+        }
+        if decision.causes:
+            status["details"] = {"causes": [c.to_json() for c in decision.causes]}
+        out["status"] = status
+    elif decision.patch:
+        out["patchType"] = "JSONPatch"
+        out["patch"] = base64.b64encode(orjson.dumps(list(decision.patch))).decode("ascii")
+    if decision.warnings:
+        out["warnings"] = list(decision.warnings)
+    return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": out}
+
+
+def request_review(
+    obj: dict[str, Any],
+    *,
+    operation: str = "CREATE",
+    old: dict[str, Any] | None = None,
+    uid: str = "00000000-0000-0000-0000-000000000000",
+    username: str = "",
+    groups: tuple[str, ...] = (),
+    dry_run: bool = False,
+) -> AdmissionRequest:
+    """An AdmissionRequest for a manifest, as kube-apiserver would send it (offline use)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return AdmissionRequest(
+        uid=uid,
+        operation=operation,
+        kind=str(obj.get("kind", "")),
+        group=group,
+        version=version,
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        object=None if operation == "DELETE" else obj,
+        old_object=old,
+        user=UserInfo(username=username, groups=groups),
+        dry_run=dry_run,
+    )
