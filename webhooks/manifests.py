@@ -13,6 +13,8 @@ from webhooks import errors
 
 Obj = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")
+# kustomize's own files sit beside manifests but are not Kubernetes objects.
+KUSTOMIZE_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
 def parse_documents(text: str, file: str) -> list[Obj]:
@@ -56,7 +58,11 @@ def checked(obj: Any, file: str, document: int) -> Obj:
 def files_under(path: Path) -> list[Path]:
     """The manifest files of a path: itself, or every .yaml/.yml/.json below it, sorted."""
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix in SUFFIXES and p.name not in KUSTOMIZE_FILES
+        )
     return [path]
 
 
