@@ -11,7 +11,7 @@ import math
 from typing import Any, Protocol
 
 from policies import model
-from webhooks import kinds
+from webhooks import kinds, resolve
 
 Obj = dict[str, Any]
 
@@ -27,7 +27,7 @@ TIMEOUT_PARAMETER = "timeoutSeconds"
 
 
 class ResolvedTemplate(Protocol):
-    """What `webhooks.resolve.workflow_template` returns: the template and where it was found."""
+    """A `webhooks.resolve.Resolved` (or anything alike): the template and where it was found."""
 
     @property
     def obj(self) -> Obj: ...
@@ -58,16 +58,7 @@ def render_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _declared_parameters(template: Obj) -> list[Obj]:
-    arguments = _dict(_dict(template.get("spec")).get("arguments"))
-    params = arguments.get("parameters")
-    if not isinstance(params, list):
-        return []
-    return [p for p in params if isinstance(p, dict) and isinstance(p.get("name"), str)]
+_dict = resolve.mapping
 
 
 def arguments(operation: Obj, template: Obj) -> list[dict[str, str]]:
@@ -86,7 +77,7 @@ def arguments(operation: Obj, template: Obj) -> list[dict[str, str]]:
         {"name": TARGET_NAMESPACE, "value": render_value(meta.get("namespace", ""))},
     ]
     seen = {TARGET_NAME, TARGET_NAMESPACE}
-    for param in _declared_parameters(template):
+    for param in resolve.declared_parameters(template):
         name = param["name"]
         if name in seen:
             continue
@@ -115,13 +106,6 @@ def active_deadline(operation: Obj) -> int | None:
     if isinstance(value, int) and value > 0:
         return value
     return None
-
-
-def runner_service_account(optemplate: Obj, policy: model.Policy) -> str:
-    """The OperationTemplate's `spec.workflow.serviceAccountName`, else the policy's runner SA."""
-    workflow = _dict(_dict(optemplate.get("spec")).get("workflow"))
-    name = workflow.get("serviceAccountName")
-    return name if isinstance(name, str) and name else policy.runner_sa_name
 
 
 def owner_reference(operation: Obj) -> Obj:
@@ -162,7 +146,7 @@ def materialize(
             "name": template_name,
             "clusterScope": bool(resolved.cluster_scope),
         },
-        "serviceAccountName": runner_service_account(optemplate, policy),
+        "serviceAccountName": resolve.runner_service_account(optemplate, policy.runner_sa_name),
         "arguments": {"parameters": arguments(operation, resolved.obj)},
     }
     deadline = active_deadline(operation)
