@@ -19,7 +19,7 @@ CACHE_SIZE = 2048
 MAX_CAUSE_MESSAGE = 240
 
 # No remote $ref retrieval, ever: admission must not do I/O. Metaschemas still resolve.
-_REGISTRY: referencing.Registry = referencing.Registry()
+REGISTRY: referencing.Registry = referencing.Registry()
 _META = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
 _validators: collections.OrderedDict[Any, jsonschema.protocols.Validator] = (
     collections.OrderedDict()
@@ -52,7 +52,7 @@ def validator(schema: Any, identity: tuple[str, str] | None = None) -> Any:
     key = schema_key(schema, identity)
     found = _validators.get(key)
     if found is None:
-        found = jsonschema.Draft202012Validator(schema, registry=_REGISTRY)
+        found = jsonschema.Draft202012Validator(schema, registry=REGISTRY)
         _validators[key] = found
         if len(_validators) > CACHE_SIZE:
             _validators.popitem(last=False)
@@ -123,7 +123,7 @@ def schema_causes(schema: Any, prefix: str) -> list[decisions.Cause]:
     if causes:
         return sorted(causes, key=lambda c: (c.field, c.message))
     try:
-        jsonschema.Draft202012Validator(schema, registry=_REGISTRY).is_valid({})
+        jsonschema.Draft202012Validator(schema, registry=REGISTRY).is_valid({})
     except referencing.exceptions.Unresolvable as exc:
         return [decisions.Cause(prefix, _short(f"unresolvable $ref: {exc}"))]
     except js_exceptions.SchemaError as exc:

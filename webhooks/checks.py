@@ -1,0 +1,401 @@
+"""The Operation admission checks of DESIGN's table, in order, as pure functions.
+
+Each check takes the shared `Context`, returns a `Failure` or None, and may record what it
+found (the engine, the OperationTemplate, the resolved WorkflowTemplate) for the checks after it.
+A check whose input an earlier (warned or disabled) check could not provide is not applicable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from policies import model
+from webhooks import clusterview, decisions, kinds, resolve, schemas
+
+Obj = dict[str, Any]
+# At most this many field errors are spelled out in a denial message; causes list them all.
+MESSAGE_CAUSES = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed check: deny reason, HTTP-style code, message (without the reason) and causes."""
+
+    reason: str
+    code: int
+    message: str
+    causes: tuple[decisions.Cause, ...] = ()
+
+
+@dataclasses.dataclass(slots=True)
+class Context:
+    """The Operation under review and what the checks so far have resolved."""
+
+    operation: Obj
+    namespace: str
+    view: clusterview.ClusterView
+    policy: model.Policy
+    engine: model.Engine | None = None
+    optemplate: Obj | None = None
+    template: resolve.Resolved | None = None
+
+    @property
+    def spec(self) -> Obj:
+        """`spec`, or {} when absent or malformed."""
+        return resolve.mapping(self.operation.get("spec"))
+
+    @property
+    def parameters(self) -> Obj:
+        """`spec.parameters`, or {} when absent or malformed."""
+        return resolve.mapping(self.spec.get("parameters"))
+
+    @property
+    def name(self) -> str:
+        """The Operation's name."""
+        return str(resolve.mapping(self.operation.get("metadata")).get("name") or "")
+
+
+def q(value: Any) -> str:
+    """A value quoted as Kubernetes messages quote it (JSON string)."""
+    return orjson.dumps(value).decode() if isinstance(value, str) else str(value)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _template_name(obj: Obj | None) -> str:
+    return str(resolve.mapping((obj or {}).get("metadata")).get("name") or "")
+
+
+def check_engine(ctx: Context) -> Failure | None:
+    """The engine is known to the engine catalog."""
+    engine = _str(ctx.spec.get("engine"))
+    known = ", ".join(sorted(ctx.policy.engines))
+    if not engine:
+        return Failure(
+            "UnknownEngine",
+            422,
+            f"spec.engine is not set and no single OperationTemplate for type "
+            f"{q(_str(ctx.spec.get('type')))} lets it be defaulted; set spec.engine to one of: {known}",
+            (decisions.Cause("spec.engine", "Required value", "FieldValueRequired"),),
+        )
+    found = ctx.policy.engines.get(engine)
+    if found is None:
+        return Failure(
+            "UnknownEngine",
+            422,
+            f"engine {q(engine)} is not in the engine catalog; use one of: {known}",
+            (
+                decisions.Cause(
+                    "spec.engine", f"Unsupported value: {q(engine)}", "FieldValueNotSupported"
+                ),
+            ),
+        )
+    ctx.engine = found
+    return None
+
+
+def check_engine_installed(ctx: Context) -> Failure | None:
+    """Every CRD the catalog lists for the engine exists and is Established."""
+    if ctx.engine is None or ctx.engine.builtin:
+        return None
+    problems = []
+    for crd in ctx.engine.crds:
+        state = clusterview.crd_established(ctx.view, crd)
+        if state is None:
+            problems.append(f"CRD {crd} is not installed")
+        elif state is False:
+            problems.append(f"CRD {crd} is not Established")
+    if not problems:
+        return None
+    return Failure(
+        "EngineNotInstalled",
+        403,
+        f"engine {q(ctx.engine.name)} is not installed in this cluster: {'; '.join(problems)}; "
+        f"install it (it needs {', '.join(ctx.engine.crds)}) or choose another engine",
+        (decisions.Cause("spec.engine", f"engine {q(ctx.engine.name)} is not installed"),),
+    )
+
+
+def check_operation_template(ctx: Context) -> Failure | None:
+    """Exactly one OperationTemplate exists for (type, engine)."""
+    type_, engine = _str(ctx.spec.get("type")), _str(ctx.spec.get("engine"))
+    found = ctx.view.operation_templates(type_, engine)
+    if len(found) == 1:
+        ctx.optemplate = found[0]
+        return None
+    cause = (decisions.Cause("spec.type", f"no single OperationTemplate for {type_}/{engine}"),)
+    if not found:
+        others = sorted(
+            _str(resolve.mapping(t.get("spec")).get("engine"))
+            for t in ctx.view.operation_templates(type_)
+        )
+        hint = f"engines with a template for this type: {', '.join(others)}" if others else ""
+        return Failure(
+            "OperationTemplateNotFound",
+            422,
+            f"no OperationTemplate for type {q(type_)} and engine {q(engine)}; "
+            + (hint or "ask your platform team to install one, or pick another type"),
+            cause,
+        )
+    names = ", ".join(_template_name(t) for t in found)
+    return Failure(
+        "OperationTemplateNotFound",
+        422,
+        f"{len(found)} OperationTemplates match type {q(type_)} and engine {q(engine)} ({names}); "
+        "exactly one must, so delete or change all but one",
+        cause,
+    )
+
+
+def check_target(ctx: Context) -> Failure | None:
+    """targetRef names a kind the template allows and an object in the Operation's namespace."""
+    if ctx.optemplate is None:
+        return None
+    ref = resolve.mapping(ctx.spec.get("targetRef"))
+    api_version, kind, name = (_str(ref.get(k)) for k in ("apiVersion", "kind", "name"))
+    if not (api_version and kind and name):
+        missing = [f"spec.targetRef.{k}" for k in ("apiVersion", "kind", "name") if not ref.get(k)]
+        return Failure(
+            "TargetNotFound",
+            422,
+            f"targetRef is incomplete: set {', '.join(missing)}",
+            tuple(decisions.Cause(f, "Required value", "FieldValueRequired") for f in missing),
+        )
+    group = kinds.group_of(api_version)
+    allowed_kinds = resolve.mapping(ctx.optemplate.get("spec")).get("targetKinds")
+    if isinstance(allowed_kinds, list) and allowed_kinds:
+        pairs = [
+            (kinds.group_of(_str(k.get("apiVersion"))), _str(k.get("kind")))
+            for k in allowed_kinds
+            if isinstance(k, dict)
+        ]
+        if (group, kind) not in pairs:
+            names = ", ".join(f"{k}.{g}" if g else k for g, k in pairs)
+            return Failure(
+                "TargetNotFound",
+                422,
+                f"OperationTemplate {_template_name(ctx.optemplate)} does not allow targetRef kind "
+                f"{kind} ({api_version}); allowed kinds: {names}",
+                (
+                    decisions.Cause(
+                        "spec.targetRef.kind",
+                        f"Unsupported value: {q(kind)}",
+                        "FieldValueNotSupported",
+                    ),
+                ),
+            )
+    if ctx.view.get(group, kind, ctx.namespace, name) is None:
+        return Failure(
+            "TargetNotFound",
+            422,
+            f"{kind} {q(name)} not found in namespace {ctx.namespace}; targetRef must name an "
+            "existing object in the Operation's own namespace",
+            (
+                decisions.Cause(
+                    "spec.targetRef.name", f"Not found: {q(name)}", "FieldValueNotFound"
+                ),
+            ),
+        )
+    return None
+
+
+def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
+    raw = ctx.spec.get("parameters", {})
+    if not isinstance(raw, dict):
+        return [decisions.Cause("spec.parameters", "Invalid value: must be an object")]
+    schema = resolve.mapping(optemplate.get("spec")).get("inputSchema")
+    causes: list[decisions.Cause] = []
+    if isinstance(schema, dict | bool):
+        meta = resolve.mapping(optemplate.get("metadata"))
+        identity = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+        try:
+            causes = schemas.instance_causes(
+                schemas.validator(schema, identity), raw, "spec.parameters"
+            )
+        except Exception as exc:  # a broken schema must deny, never crash admission
+            causes = [
+                decisions.Cause(
+                    "spec.parameters",
+                    f"inputSchema of OperationTemplate {_template_name(optemplate)} cannot be "
+                    f"evaluated ({type(exc).__name__}); fix the OperationTemplate",
+                )
+            ]
+    if ctx.engine is not None and ctx.engine.name == "workflow":
+        param = resolve.template_parameter(optemplate)
+        field = schemas.field_path("spec.parameters", [param])
+        if not _str(raw.get(param)) and all(c.field != field for c in causes):
+            causes.append(
+                decisions.Cause(
+                    field,
+                    "Required value: names the WorkflowTemplate to run",
+                    "FieldValueRequired",
+                )
+            )
+    return causes
+
+
+def check_parameters(ctx: Context) -> Failure | None:
+    """spec.parameters is valid against the template's inputSchema; the template parameter is set."""
+    if ctx.optemplate is None:
+        return None
+    causes = _parameter_causes(ctx, ctx.optemplate)
+    if not causes:
+        return None
+    listed = "; ".join(f"{c.field}: {c.message}" for c in causes[:MESSAGE_CAUSES])
+    more = f"; and {len(causes) - MESSAGE_CAUSES} more" if len(causes) > MESSAGE_CAUSES else ""
+    return Failure(
+        "ParametersInvalid",
+        422,
+        f"spec.parameters does not match the inputSchema of OperationTemplate "
+        f"{_template_name(ctx.optemplate)} ({len(causes)} error{'s' if len(causes) > 1 else ''}): "
+        f"{listed}{more}",
+        tuple(causes),
+    )
+
+
+def _unresolved_message(found: resolve.Unresolved, optemplate: Obj) -> str:
+    name, ns = found.name, found.namespace
+    tpl = _template_name(optemplate)
+    if found.other_namespaces and not found.cluster_template_exists:
+        where = ", ".join(found.other_namespaces)
+        return (
+            f"WorkflowTemplate {q(name)} exists only in namespace {where}, but Argo resolves "
+            f"workflowTemplateRef (clusterScope: false) only in the Workflow's own namespace "
+            f"{ns}, so it cannot run from here; install it as a ClusterWorkflowTemplate or as a "
+            f"WorkflowTemplate in {ns}"
+        )
+    if found.cluster_template_exists and not found.cluster_allowed:
+        return (
+            f"ClusterWorkflowTemplate {q(name)} exists but OperationTemplate {tpl} sets "
+            f"allowClusterWorkflowTemplates: false; install it as a WorkflowTemplate in {ns}"
+        )
+    if not found.namespace_allowed and ns in found.other_namespaces:
+        return (
+            f"WorkflowTemplate {q(name)} exists in {ns}, but {ns} does not match the "
+            f"allowedTemplateNamespaces of OperationTemplate {tpl}"
+        )
+    return (
+        f"no WorkflowTemplate {q(name)} in namespace {ns} and no ClusterWorkflowTemplate {q(name)}; "
+        "check the template name in spec.parameters"
+    )
+
+
+def check_workflow_template(ctx: Context) -> Failure | None:
+    """The named WorkflowTemplate resolves as Argo will resolve it (workflow engine only)."""
+    if ctx.optemplate is None or ctx.engine is None or ctx.engine.name != "workflow":
+        return None
+    param = resolve.template_parameter(ctx.optemplate)
+    field = schemas.field_path("spec.parameters", [param])
+    name = _str(ctx.parameters.get(param))
+    if not name:
+        return Failure(
+            "TemplateNotFound",
+            422,
+            f"{field} does not name a WorkflowTemplate; set it to the template to run",
+            (decisions.Cause(field, "Required value", "FieldValueRequired"),),
+        )
+    found = resolve.workflow_template(ctx.view, ctx.optemplate, ctx.namespace, name)
+    if isinstance(found, resolve.Resolved):
+        ctx.template = found
+        return None
+    return Failure(
+        "TemplateNotFound",
+        422,
+        _unresolved_message(found, ctx.optemplate),
+        (decisions.Cause(field, f"Not found: {q(name)}", "FieldValueNotFound"),),
+    )
+
+
+def check_template_arguments(ctx: Context) -> Failure | None:
+    """Every parameter the WorkflowTemplate declares without a default gets a value."""
+    if ctx.template is None:
+        return None
+    provided = {"targetName", "targetNamespace"} | {
+        k for k, v in ctx.parameters.items() if v is not None
+    }
+    missing = [
+        str(p["name"])
+        for p in resolve.declared_parameters(ctx.template.obj)
+        if not resolve.has_default(p) and p["name"] not in provided
+    ]
+    if not missing:
+        return None
+    kind = "ClusterWorkflowTemplate" if ctx.template.cluster_scope else "WorkflowTemplate"
+    return Failure(
+        "TemplateArgumentMissing",
+        422,
+        f"{kind} {ctx.template.name} declares parameters without a default that the Operation "
+        f"does not set: {', '.join(missing)}; add them to spec.parameters",
+        tuple(
+            decisions.Cause(
+                schemas.field_path("spec.parameters", [m]), "Required value", "FieldValueRequired"
+            )
+            for m in missing
+        ),
+    )
+
+
+def check_service_account(ctx: Context) -> Failure | None:
+    """The runner SA exists here, is not the operator's, and is bound only in this namespace."""
+    if ctx.optemplate is None:
+        return None
+    name = resolve.runner_service_account(ctx.optemplate, ctx.policy.runner_sa_name)
+    ns = ctx.namespace
+    sa = f"ServiceAccount {ns}/{name}"
+    operator = ctx.policy.operator_sa
+    if (ns, name) == (operator.namespace, operator.name):
+        return Failure(
+            "ServiceAccountNotAllowed",
+            403,
+            f"{sa} is the operator's own ServiceAccount and may never run a Workflow; "
+            "use a least-privileged runner",
+        )
+    if ctx.view.get("", "ServiceAccount", ns, name) is None:
+        return Failure(
+            "ServiceAccountNotAllowed",
+            403,
+            f"runner {sa} does not exist; create it with a Role scoped to {ns} "
+            "(see deploy/runner/)",
+        )
+    wide = []
+    for binding in ctx.view.bindings_for_subject(("ServiceAccount", ns, name)):
+        meta = resolve.mapping(binding.get("metadata"))
+        role = resolve.mapping(binding.get("roleRef"))
+        role_name = f"{role.get('kind')} {role.get('name')}"
+        if binding.get("kind") == "ClusterRoleBinding":
+            wide.append(
+                f"ClusterRoleBinding {meta.get('name')} ({role_name}) binds it cluster-wide"
+            )
+        elif meta.get("namespace") != ns:
+            wide.append(
+                f"RoleBinding {meta.get('namespace')}/{meta.get('name')} ({role_name}) binds it "
+                f"in namespace {meta.get('namespace')}"
+            )
+    if wide:
+        return Failure(
+            "ServiceAccountNotAllowed",
+            403,
+            f"runner {sa} must be bound only in {ns}: {'; '.join(wide)}; remove those bindings",
+        )
+    return None
+
+
+Check = Callable[[Context], Failure | None]
+
+# DESIGN's table, in order: the first failing enforced check decides.
+ORDER: tuple[tuple[str, Check], ...] = (
+    ("UnknownEngine", check_engine),
+    ("EngineNotInstalled", check_engine_installed),
+    ("OperationTemplateNotFound", check_operation_template),
+    ("TargetNotFound", check_target),
+    ("ParametersInvalid", check_parameters),
+    ("TemplateNotFound", check_workflow_template),
+    ("TemplateArgumentMissing", check_template_arguments),
+    ("ServiceAccountNotAllowed", check_service_account),
+)

@@ -1,0 +1,169 @@
+"""Admission decisions for Operations: validate (DESIGN's checks in order) and mutate (defaults)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any, Literal
+
+from policies import model
+from webhooks import checks, clusterview, decisions, resolve, review
+
+Obj = dict[str, Any]
+Outcome = Literal["pass", "fail", "warn", "off", "not-applicable"]
+# Changed fields listed in a FieldImmutable denial; causes list them all.
+MAX_DIFF_PATHS = 50
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's outcome for `opgate simulate --explain` and the decision it led to."""
+
+    check: str
+    outcome: Outcome
+    mode: model.Mode
+    failure: checks.Failure | None = None
+
+
+def _failure_text(failure: checks.Failure) -> str:
+    return f"{failure.reason}: {failure.message}"
+
+
+def run_checks(
+    operation: Obj, namespace: str, view: clusterview.ClusterView, policy: model.Policy
+) -> list[CheckResult]:
+    """Every check in order with its outcome; stops after the first enforced failure.
+
+    A check in mode `off` still runs (later checks need what it resolves); its failure is ignored.
+    """
+    ctx = checks.Context(operation, namespace, view, policy)
+    results: list[CheckResult] = []
+    for reason, check in checks.ORDER:
+        mode = policy.mode(reason)
+        failure = check(ctx)
+        if failure is None:
+            applicable = _applicable(reason, ctx)
+            results.append(CheckResult(reason, "pass" if applicable else "not-applicable", mode))
+            continue
+        if mode == "off":
+            results.append(CheckResult(reason, "off", mode, failure))
+        elif mode == "warn":
+            results.append(CheckResult(reason, "warn", mode, failure))
+        else:
+            results.append(CheckResult(reason, "fail", mode, failure))
+            break
+    return results
+
+
+def _applicable(reason: str, ctx: checks.Context) -> bool:
+    if reason in ("UnknownEngine", "OperationTemplateNotFound"):
+        return True
+    if reason == "EngineNotInstalled":
+        return ctx.engine is not None and not ctx.engine.builtin
+    if reason in ("TemplateNotFound", "TemplateArgumentMissing"):
+        return ctx.template is not None
+    return ctx.optemplate is not None
+
+
+def decide(results: list[CheckResult]) -> decisions.Decision:
+    """The decision the check results lead to: a denial for an enforced failure, else allowed."""
+    warnings = [_failure_text(r.failure) for r in results if r.outcome == "warn" and r.failure]
+    last = results[-1] if results else None
+    if last is not None and last.outcome == "fail" and last.failure is not None:
+        f = last.failure
+        return decisions.denied(f.reason, f.code, f.message, causes=f.causes, warnings=warnings)
+    return decisions.allowed(warnings=warnings)
+
+
+def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
+    if len(out) >= MAX_DIFF_PATHS:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key, _MISSING) != new.get(key, _MISSING):
+                _diff(old.get(key), new.get(key), f"{path}.{key}", out)
+        return
+    if old != new:
+        out.append(path)
+
+
+_MISSING = object()
+
+
+def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisions.Decision:
+    old = (request.old_object or {}).get("spec")
+    new = (request.object or {}).get("spec")
+    if old == new:
+        return decisions.allowed()
+    changed: list[str] = []
+    _diff(old, new, "spec", changed)
+    failure = checks.Failure(
+        "FieldImmutable",
+        422,
+        f"spec of Operation {request.name} is immutable once created (changed: "
+        f"{', '.join(changed)}); create a new Operation instead",
+        tuple(decisions.Cause(p, "field is immutable") for p in changed),
+    )
+    mode = policy.mode("FieldImmutable")
+    if mode == "off":
+        return decisions.allowed()
+    if mode == "warn":
+        return decisions.allowed(warnings=[_failure_text(failure)])
+    return decisions.denied(failure.reason, failure.code, failure.message, causes=failure.causes)
+
+
+def validate_operation(
+    request: review.AdmissionRequest, view: clusterview.ClusterView, policy: model.Policy
+) -> decisions.Decision:
+    """The validating decision for an Operation CREATE/UPDATE (DELETE and subresources pass)."""
+    if request.operation not in ("CREATE", "UPDATE") or request.sub_resource:
+        return decisions.allowed()
+    if request.operation == "UPDATE":
+        return _immutable(request, policy)
+    operation = request.object if isinstance(request.object, dict) else {}
+    return decide(run_checks(operation, request.namespace, view, policy))
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def mutate_operation(
+    request: review.AdmissionRequest, view: clusterview.ClusterView, policy: model.Policy
+) -> decisions.Decision:
+    """The mutating decision on CREATE: default spec.engine, fill absent parameters from defaults."""
+    del policy  # defaults come from the OperationTemplate, not from policy
+    obj = request.object
+    if request.operation != "CREATE" or not isinstance(obj, dict):
+        return decisions.allowed()
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return decisions.allowed()
+    patch: list[dict[str, Any]] = []
+    type_ = spec.get("type") if isinstance(spec.get("type"), str) else ""
+    engine = spec.get("engine")
+    if not isinstance(engine, str) or not engine:
+        candidates = view.operation_templates(type_)
+        if len(candidates) != 1:
+            return decisions.allowed()
+        engine = resolve.mapping(candidates[0].get("spec")).get("engine")
+        if not isinstance(engine, str) or not engine:
+            return decisions.allowed()
+        op = "replace" if "engine" in spec else "add"
+        patch.append({"op": op, "path": "/spec/engine", "value": engine})
+    optemplate = resolve.operation_template(view, type_, engine)
+    defaults = resolve.mapping(resolve.mapping((optemplate or {}).get("spec")).get("defaults"))
+    params = spec.get("parameters")
+    if defaults and params is None and "parameters" not in spec:
+        patch.append({"op": "add", "path": "/spec/parameters", "value": copy.deepcopy(defaults)})
+    elif defaults and isinstance(params, dict):
+        for key in sorted(defaults):
+            if key not in params:
+                patch.append(
+                    {
+                        "op": "add",
+                        "path": _pointer("spec", "parameters", key),
+                        "value": copy.deepcopy(defaults[key]),
+                    }
+                )
+    return decisions.patched(patch)
