@@ -1,0 +1,369 @@
+"""The Workflow guard (`/validate/workflows`): who may write managed Workflows, and what they hold.
+
+A Workflow is *managed* when it (or, on UPDATE, its old version) carries the label
+`app.vworkspace.io/managed-by: <policy.managed_by>`. Rules, in order (DESIGN "Admission"):
+
+1. Only the operator's own service account creates a managed Workflow or changes its spec or
+   ownership labels. Anybody else (the Argo controller writing status and its own labels, a human
+   running `argo suspend|resume|stop|terminate`) may make changes that leave spec alone apart
+   from the lifecycle controls `suspend`, `shutdown` and a shorter `activeDeadlineSeconds`.
+   -> `WorkflowNotAllowed` (403).
+2. A managed Workflow runs a WorkflowTemplate by `workflowTemplateRef` and sets nothing but the
+   fields the reconciler writes (no inline `templates`, `podSpecPatch`, `templateDefaults`,
+   `hooks`, `volumes`, `podGC`, `executor`, ... and argument parameters carry plain values).
+   -> `WorkflowNotAllowed` (403).
+3. Its `serviceAccountName` is the runner SA, and the operator's own SA never runs a Workflow.
+   -> `ServiceAccountNotAllowed` (403).
+4. A Workflow that is not managed may not name the runner SA (nor the operator's SA) anywhere it
+   can pick a pod's service account, including through the WorkflowTemplate it references, so
+   nobody borrows the runner's rights. On UPDATE only newly introduced names count, so the Argo
+   controller can always finish a Workflow that existed before the guard.
+   -> `ServiceAccountNotAllowed` (403).
+
+DELETE, CONNECT and sub-resource requests are admitted. Each reason follows `policy.mode`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import yaml
+
+from policies import model
+from webhooks import clusterview, decisions, errors, kinds, review
+
+MANAGED_BY_LABEL = "app.vworkspace.io/managed-by"
+# The labels that tie a Workflow to its Operation (DESIGN "Reconciler"); only the operator sets them.
+OWNERSHIP_LABELS: tuple[str, ...] = (
+    MANAGED_BY_LABEL,
+    "app.vworkspace.io/cluster-id",
+    "ops.vworkspace.io/operation",
+)
+WORKFLOW_NOT_ALLOWED = "WorkflowNotAllowed"
+SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
+# Both are authorization failures of an otherwise valid object: 403 Forbidden, like RBAC's.
+CODE = 403
+# The spec fields the reconciler writes, plus the lifecycle controls; anything else widens what
+# the referenced template runs (inline code, pod patches, volumes, hooks, executors, pod GC).
+MANAGED_SPEC_FIELDS = frozenset(
+    {
+        "workflowTemplateRef",
+        "serviceAccountName",
+        "arguments",
+        "activeDeadlineSeconds",
+        "suspend",
+        "shutdown",
+    }
+)
+# What anybody may change on a managed Workflow: the Argo CLI's suspend/resume/stop/terminate.
+CONTROL_FIELDS = frozenset({"suspend", "shutdown"})
+# Keys a `workflowTemplateRef` and an argument parameter may hold (no `valueFrom`, which would
+# let the controller read ConfigMaps on the Workflow's behalf, no artifacts).
+TEMPLATE_REF_FIELDS = frozenset({"name", "clusterScope"})
+PARAMETER_FIELDS = frozenset({"name", "value"})
+ARGUMENT_FIELDS = frozenset({"parameters"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One failed rule: its deny reason, message and field causes."""
+
+    reason: str
+    message: str
+    causes: tuple[decisions.Cause, ...] = ()
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _labels(obj: dict[str, Any] | None) -> dict[str, Any]:
+    return _dict(_dict(_dict(obj).get("metadata")).get("labels"))
+
+
+def label_path(key: str) -> str:
+    """The field path of a label, as Kubernetes writes it (`metadata.labels[key]`)."""
+    return f"metadata.labels[{key}]"
+
+
+def is_managed(obj: dict[str, Any] | None, policy: model.Policy) -> bool:
+    """Whether a Workflow carries the operator's managed-by label."""
+    return _labels(obj).get(MANAGED_BY_LABEL) == policy.managed_by
+
+
+def _forbidden(field: str, message: str) -> decisions.Cause:
+    return decisions.Cause(field, message, "FieldValueForbidden")
+
+
+# --- managed Workflows: who and what --------------------------------------------------------
+
+
+def _changed_by_others(old: dict[str, Any], new: dict[str, Any]) -> list[decisions.Cause]:
+    """The changes a non-operator made that the guard does not allow."""
+    causes: list[decisions.Cause] = []
+    old_spec, new_spec = _dict(old.get("spec")), _dict(new.get("spec"))
+    for key in sorted(set(old_spec) | set(new_spec)):
+        before, after = old_spec.get(key), new_spec.get(key)
+        if before == after or key in CONTROL_FIELDS:
+            continue
+        if key == "activeDeadlineSeconds" and _shortens(before, after):
+            continue
+        causes.append(_forbidden(f"spec.{key}", "only the operator may change this field"))
+    old_labels, new_labels = _labels(old), _labels(new)
+    for key in OWNERSHIP_LABELS:
+        if old_labels.get(key) != new_labels.get(key):
+            causes.append(_forbidden(label_path(key), "only the operator may change this label"))
+    return causes
+
+
+def _shortens(before: Any, after: Any) -> bool:
+    ok = isinstance(after, int) and not isinstance(after, bool) and after >= 0
+    if not ok:
+        return False
+    return before is None or (isinstance(before, int) and after <= before)
+
+
+def _shape(spec: dict[str, Any]) -> list[decisions.Cause]:
+    """Why a managed Workflow's spec is more than a reference to a template, field by field."""
+    causes = [
+        _forbidden(f"spec.{key}", "not allowed in a managed Workflow; set it in the template")
+        for key in sorted(spec)
+        if key not in MANAGED_SPEC_FIELDS
+    ]
+    ref = spec.get("workflowTemplateRef")
+    if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not ref.get("name"):
+        causes.append(
+            decisions.Cause(
+                "spec.workflowTemplateRef.name",
+                "a managed Workflow must name its WorkflowTemplate",
+                "FieldValueRequired",
+            )
+        )
+    else:
+        causes += [
+            _forbidden(f"spec.workflowTemplateRef.{key}", "only name and clusterScope allowed")
+            for key in sorted(ref)
+            if key not in TEMPLATE_REF_FIELDS
+        ]
+    arguments = spec.get("arguments")
+    if arguments is None:
+        return causes
+    if not isinstance(arguments, dict):
+        return [*causes, _forbidden("spec.arguments", "must be an object of parameters")]
+    causes += [
+        _forbidden(f"spec.arguments.{key}", "only plain parameters allowed")
+        for key in sorted(arguments)
+        if key not in ARGUMENT_FIELDS
+    ]
+    params = arguments.get("parameters") or []
+    if not isinstance(params, list):
+        return [*causes, _forbidden("spec.arguments.parameters", "must be a list")]
+    for i, param in enumerate(params):
+        if not isinstance(param, dict):
+            causes.append(_forbidden(f"spec.arguments.parameters[{i}]", "must be an object"))
+            continue
+        causes += [
+            _forbidden(f"spec.arguments.parameters[{i}].{key}", "only name and value allowed")
+            for key in sorted(param)
+            if key not in PARAMETER_FIELDS
+        ]
+    return causes
+
+
+def _managed_findings(
+    request: review.AdmissionRequest, policy: model.Policy, namespace: str
+) -> list[Finding]:
+    new, old = _dict(request.object), _dict(request.old_object)
+    operator = policy.operator_sa
+    label = f"{MANAGED_BY_LABEL}={policy.managed_by}"
+    if request.user.username != operator.username:
+        if request.operation == "UPDATE":
+            causes = _changed_by_others(old, new)
+            if not causes:
+                return []
+            what = "change the spec or ownership labels of"
+        else:
+            causes = [_forbidden(label_path(MANAGED_BY_LABEL), "set only by the operator")]
+            what = "create"
+        user = request.user.username or "an anonymous user"
+        message = (
+            f"{WORKFLOW_NOT_ALLOWED}: only {operator.username} may {what} Workflows labelled "
+            f"{label}, not {user}; create an Operation instead (suspend, stop and terminate "
+            "stay allowed)"
+        )
+        return [Finding(WORKFLOW_NOT_ALLOWED, message, tuple(causes))]
+    if request.operation == "UPDATE" and _dict(old.get("spec")) == _dict(new.get("spec")):
+        return []
+    findings: list[Finding] = []
+    spec = _dict(new.get("spec"))
+    shape = _shape(spec)
+    if shape:
+        fields = ", ".join(c.field for c in shape)
+        message = (
+            f"{WORKFLOW_NOT_ALLOWED}: a managed Workflow runs a WorkflowTemplate by "
+            f"spec.workflowTemplateRef and sets only {', '.join(sorted(MANAGED_SPEC_FIELDS))}; "
+            f"not allowed: {fields}"
+        )
+        findings.append(Finding(WORKFLOW_NOT_ALLOWED, message, tuple(shape)))
+    sa = spec.get("serviceAccountName")
+    field = "spec.serviceAccountName"
+    if sa == operator.name and namespace == operator.namespace:
+        message = (
+            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: the operator's own service account "
+            f"{operator.namespace}/{operator.name} never runs a Workflow; "
+            f"use {policy.runner_sa_name}"
+        )
+        findings.append(
+            Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, (_forbidden(field, "operator's SA"),))
+        )
+    elif sa != policy.runner_sa_name:
+        message = (
+            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs as "
+            f"{policy.runner_sa_name}, not {sa!r}"
+        )
+        findings.append(
+            Finding(
+                SERVICE_ACCOUNT_NOT_ALLOWED,
+                message,
+                (_forbidden(field, f"must be {policy.runner_sa_name}"),),
+            )
+        )
+    return findings
+
+
+# --- every other Workflow: it may not borrow a reserved service account ----------------------
+
+
+def _patch_names(patch: Any) -> set[str]:
+    """Service account names a podSpecPatch (JSON or YAML text) sets; the raw text if unreadable."""
+    if not isinstance(patch, str):
+        return set()
+    try:
+        data = yaml.safe_load(patch)
+    except yaml.YAMLError:
+        return {patch}
+    data = _dict(data)
+    return {str(data[k]) for k in ("serviceAccountName", "serviceAccount") if k in data}
+
+
+def _sa_fields(spec: dict[str, Any], prefix: str, top: bool = True) -> list[tuple[str, str]]:
+    """(field path, value) of every place in a Workflow(Template) spec that picks a pod's SA."""
+    out: list[tuple[str, str]] = []
+
+    def scan(node: dict[str, Any], path: str) -> None:
+        if isinstance(node.get("serviceAccountName"), str):
+            out.append((f"{path}.serviceAccountName", node["serviceAccountName"]))
+        executor = _dict(node.get("executor"))
+        if isinstance(executor.get("serviceAccountName"), str):
+            out.append((f"{path}.executor.serviceAccountName", executor["serviceAccountName"]))
+        out.extend((f"{path}.podSpecPatch", n) for n in _patch_names(node.get("podSpecPatch")))
+
+    if top:
+        scan(spec, prefix)
+    scan(_dict(spec.get("templateDefaults")), f"{prefix}.templateDefaults")
+    templates = spec.get("templates")
+    for i, template in enumerate(templates if isinstance(templates, list) else []):
+        scan(_dict(template), f"{prefix}.templates[{i}]")
+    return out
+
+
+def _referenced_template(
+    spec: dict[str, Any], view: clusterview.ClusterView, namespace: str
+) -> tuple[str, dict[str, Any]] | None:
+    ref = _dict(spec.get("workflowTemplateRef"))
+    name = ref.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    if ref.get("clusterScope") is True:
+        kind, ns = kinds.CLUSTER_WORKFLOW_TEMPLATE, ""
+    else:
+        kind, ns = kinds.WORKFLOW_TEMPLATE, namespace
+    found = view.get(kind.group, kind.kind, ns, name)
+    return None if found is None else (f"{kind.kind} {ns + '/' if ns else ''}{name}", found)
+
+
+def _reserved_names(
+    obj: dict[str, Any], view: clusterview.ClusterView, namespace: str, reserved: set[str]
+) -> set[tuple[str, str]]:
+    """(field, explanation) for each place this Workflow would run pods as a reserved SA."""
+    spec = _dict(obj.get("spec"))
+    args = repr(_dict(spec.get("arguments")))
+    hits: set[tuple[str, str]] = set()
+    for field, value in _sa_fields(spec, "spec"):
+        if value in reserved:
+            hits.add((field, f"names the reserved service account {value!r}"))
+        elif field.endswith("podSpecPatch") and any(name in value for name in reserved):
+            hits.add((field, "an unreadable podSpecPatch naming a reserved service account"))
+        elif "{{" in value and any(name in args for name in reserved):
+            hits.add((field, "takes its service account from arguments naming a reserved one"))
+    found = _referenced_template(spec, view, namespace)
+    if found is not None:
+        label, template = found
+        top = not isinstance(spec.get("serviceAccountName"), str)
+        for tfield, value in _sa_fields(_dict(template.get("spec")), "spec", top=top):
+            if value in reserved:
+                hits.add(("spec.workflowTemplateRef", f"{label} runs as {value!r} ({tfield})"))
+    return hits
+
+
+def _unmanaged_findings(
+    request: review.AdmissionRequest,
+    view: clusterview.ClusterView,
+    policy: model.Policy,
+    namespace: str,
+) -> list[Finding]:
+    reserved = {policy.runner_sa_name}
+    if namespace == policy.operator_sa.namespace:
+        reserved.add(policy.operator_sa.name)
+    hits = _reserved_names(_dict(request.object), view, namespace, reserved)
+    if request.operation == "UPDATE" and request.old_object is not None:
+        hits -= _reserved_names(_dict(request.old_object), view, namespace, reserved)
+    if not hits:
+        return []
+    causes = tuple(_forbidden(field, why) for field, why in sorted(hits))
+    message = (
+        f"{SERVICE_ACCOUNT_NOT_ALLOWED}: {policy.runner_sa_name} runs only Workflows the operator "
+        f"creates from Operations (label {MANAGED_BY_LABEL}={policy.managed_by}); this Workflow "
+        f"would run as a reserved service account at {', '.join(c.field for c in causes)}; "
+        "use another service account or create an Operation"
+    )
+    return [Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, causes)]
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+def findings(
+    request: review.AdmissionRequest, view: clusterview.ClusterView, policy: model.Policy
+) -> list[Finding]:
+    """Every rule the request breaks, in rule order; empty when nothing is wrong."""
+    if request.operation not in ("CREATE", "UPDATE") or request.sub_resource:
+        return []
+    if not isinstance(request.object, dict):
+        raise errors.MalformedReview(
+            f"request.object is missing for a Workflow {request.operation}"
+        )
+    meta = _dict(request.object.get("metadata"))
+    namespace = request.namespace or str(meta.get("namespace") or "")
+    if is_managed(request.object, policy) or is_managed(request.old_object, policy):
+        return _managed_findings(request, policy, namespace)
+    return _unmanaged_findings(request, view, policy, namespace)
+
+
+def validate_workflow(
+    request: review.AdmissionRequest, view: clusterview.ClusterView, policy: model.Policy
+) -> decisions.Decision:
+    """The guard's decision: the first enforced finding denies; warn-mode findings become warnings."""
+    warnings: list[str] = []
+    for finding in findings(request, view, policy):
+        mode = policy.mode(finding.reason)
+        if mode == "off":
+            continue
+        if mode == "warn":
+            warnings.append(finding.message)
+            continue
+        return decisions.denied(
+            finding.reason, CODE, finding.message, causes=finding.causes, warnings=warnings
+        )
+    return decisions.allowed(warnings=warnings)
