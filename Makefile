@@ -14,7 +14,7 @@ $(BIN)/opgate: pyproject.toml
 venv: $(BIN)/opgate
 
 demo: venv
-	$(BIN)/opgate decide --cluster-state deploy/examples/cluster-state deploy/examples/operation.yaml
+	$(BIN)/opgate decide --cluster-state deploy/examples/cluster-state --cluster-state deploy/workflows deploy/examples/operation.yaml
 
 test: venv
 	$(BIN)/ruff check .

@@ -262,23 +262,23 @@ def check_parameters(ctx: Context) -> Failure | None:
 def _unresolved_message(found: resolve.Unresolved, optemplate: Obj) -> str:
     name, ns = found.name, found.namespace
     tpl = _template_name(optemplate)
-    if found.other_namespaces and not found.cluster_template_exists:
-        where = ", ".join(found.other_namespaces)
+    if found.local_exists and not found.namespace_allowed:
         return (
-            f"WorkflowTemplate {q(name)} exists only in namespace {where}, but Argo resolves "
-            f"workflowTemplateRef (clusterScope: false) only in the Workflow's own namespace "
-            f"{ns}, so it cannot run from here; install it as a ClusterWorkflowTemplate or as a "
-            f"WorkflowTemplate in {ns}"
+            f"WorkflowTemplate {q(name)} exists in {ns}, but {ns} does not match the "
+            f"allowedTemplateNamespaces of OperationTemplate {tpl}"
         )
     if found.cluster_template_exists and not found.cluster_allowed:
         return (
             f"ClusterWorkflowTemplate {q(name)} exists but OperationTemplate {tpl} sets "
             f"allowClusterWorkflowTemplates: false; install it as a WorkflowTemplate in {ns}"
         )
-    if not found.namespace_allowed and ns in found.other_namespaces:
+    if found.other_namespaces:
+        where = ", ".join(found.other_namespaces)
         return (
-            f"WorkflowTemplate {q(name)} exists in {ns}, but {ns} does not match the "
-            f"allowedTemplateNamespaces of OperationTemplate {tpl}"
+            f"WorkflowTemplate {q(name)} exists only in namespace {where}, but Argo resolves "
+            f"workflowTemplateRef (clusterScope: false) only in the Workflow's own namespace "
+            f"{ns}, so it cannot run from here; install it as a ClusterWorkflowTemplate or as a "
+            f"WorkflowTemplate in {ns}"
         )
     return (
         f"no WorkflowTemplate {q(name)} in namespace {ns} and no ClusterWorkflowTemplate {q(name)}; "

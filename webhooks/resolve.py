@@ -36,6 +36,7 @@ class Unresolved:
     name: str
     namespace: str
     other_namespaces: tuple[str, ...]
+    local_exists: bool
     namespace_allowed: bool
     cluster_template_exists: bool
     cluster_allowed: bool
@@ -104,6 +105,7 @@ def workflow_template(
         name=name,
         namespace=namespace,
         other_namespaces=others,
+        local_exists=local is not None,
         namespace_allowed=allowed_ns,
         cluster_template_exists=cluster is not None,
         cluster_allowed=cluster_allowed,

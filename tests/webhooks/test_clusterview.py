@@ -1,0 +1,88 @@
+"""The cluster index: lookups agree with a plain scan of the stored objects."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webhooks import clusterview
+
+
+def optemplate(name: str, type_: str, engine: str) -> dict:
+    return {
+        "apiVersion": "ops.vworkspace.io/v1alpha1",
+        "kind": "OperationTemplate",
+        "metadata": {"name": name},
+        "spec": {"type": type_, "engine": engine},
+    }
+
+
+def binding(kind: str, ns: str, name: str, subjects: list[dict]) -> dict:
+    meta = {"name": name} | ({"namespace": ns} if kind == "RoleBinding" else {})
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": subjects,
+    }
+
+
+def test_rolebinding_sa_subject_without_namespace_defaults_to_the_binding_namespace():
+    rb = binding("RoleBinding", "team", "rb", [{"kind": "ServiceAccount", "name": "runner"}])
+    index = clusterview.ClusterIndex([rb])
+    assert index.bindings_for_subject(("ServiceAccount", "team", "runner")) == [rb]
+    index.delete(rb)
+    assert index.bindings_for_subject(("ServiceAccount", "team", "runner")) == []
+
+
+def test_workflow_template_namespaces_and_replace_kind():
+    def wft(ns: str) -> dict:
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "t", "namespace": ns},
+        }
+
+    index = clusterview.ClusterIndex([wft("b"), wft("a")])
+    assert index.workflow_template_namespaces("t") == ["a", "b"]
+    index.replace_kind("argoproj.io", "WorkflowTemplate", [wft("c")])
+    assert index.workflow_template_namespaces("t") == ["c"]
+    assert index.list("argoproj.io", "WorkflowTemplate") == [wft("c")]
+
+
+ops = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.sampled_from(["t1", "t2", "t3"]),
+        st.sampled_from(["Migration", "Runbook"]),
+        st.sampled_from(["workflow", "job"]),
+    ),
+    max_size=30,
+)
+
+
+@given(ops)
+def test_template_index_agrees_with_a_scan(steps):
+    index = clusterview.ClusterIndex()
+    model: dict[str, dict] = {}
+    for add, name, type_, engine in steps:
+        obj = optemplate(name, type_, engine)
+        if add:
+            index.upsert(obj)
+            model[name] = obj
+        else:
+            index.delete(obj)
+            model.pop(name, None)
+    for type_ in ("Migration", "Runbook"):
+        for engine in ("workflow", "job", None):
+            expected = sorted(
+                (
+                    o
+                    for o in model.values()
+                    if o["spec"]["type"] == type_ and engine in (None, o["spec"]["engine"])
+                ),
+                key=lambda o: o["metadata"]["name"],
+            )
+            assert index.operation_templates(type_, engine) == expected
+    assert len(index) == len(model)

@@ -1,0 +1,57 @@
+"""Manifest reading: multi-document YAML, Lists, directories, and precise errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhooks import errors, manifests
+
+
+def test_multi_document_lists_and_directories(tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n"
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ServiceAccount, metadata: {name: s, namespace: a}}\n"
+    )
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "b.json").write_text(
+        '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}'
+    )
+    (sub / "kustomization.yaml").write_text("resources: [b.json]\n")
+    (sub / "notes.txt").write_text("ignored")
+    objs = manifests.load([tmp_path])
+    assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
+        ("Namespace", "a"),
+        ("ServiceAccount", "s"),
+        ("Namespace", "b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "document"),
+    [
+        ("kind: [\n", "not valid YAML at line 2", None),
+        ("- 1\n", "expected a mapping, got list", 1),
+        ("apiVersion: v1\nmetadata: {name: x}\n", "missing or empty kind", 1),
+        ("apiVersion: v1\nkind: Namespace\n", "Namespace has no metadata.name", 1),
+        (
+            "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkind: B\n",
+            "missing or empty apiVersion",
+            2,
+        ),
+    ],
+)
+def test_bad_manifests_name_file_document_and_problem(tmp_path, text, problem, document):
+    file = tmp_path / "bad.yaml"
+    file.write_text(text)
+    with pytest.raises(errors.ManifestError) as info:
+        manifests.load([file])
+    assert problem in info.value.problem
+    assert info.value.file == str(file)
+    assert info.value.document == document
+
+
+def test_missing_path_is_reported(tmp_path):
+    with pytest.raises(errors.ManifestError, match="no such file or directory"):
+        manifests.load([tmp_path / "nope"])

@@ -1,0 +1,328 @@
+"""Table tests: one realistic manifest set per deny reason, admits, modes, UPDATE and DELETE."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from policies import model
+from tests.webhooks import builders
+from webhooks import clusterview, decisions, manifests, operations, review
+from webhooks.commands import decide
+
+from .conftest import EXAMPLES
+
+BAD = {
+    "01-unknown-engine.yaml": ("UnknownEngine", 422, ["spec.engine"]),
+    "02-engine-not-installed.yaml": ("EngineNotInstalled", 403, ["spec.engine"]),
+    "03-operation-template-not-found.yaml": ("OperationTemplateNotFound", 422, ["spec.type"]),
+    "04-target-not-found.yaml": ("TargetNotFound", 422, ["spec.targetRef.name"]),
+    "05-parameters-invalid.yaml": (
+        "ParametersInvalid",
+        422,
+        [
+            "spec.parameters.dryRun",
+            "spec.parameters.targetChartVersion",
+            "spec.parameters.timeoutSeconds",
+        ],
+    ),
+    "06-template-only-in-other-namespace.yaml": (
+        "TemplateNotFound",
+        422,
+        ["spec.parameters.template"],
+    ),
+    "07-template-argument-missing.yaml": (
+        "TemplateArgumentMissing",
+        422,
+        ["spec.parameters.snapshotClassName"],
+    ),
+    "08-service-account-not-allowed.yaml": ("ServiceAccountNotAllowed", 403, []),
+    "09-field-immutable.yaml": ("FieldImmutable", 422, ["spec.parameters.targetChartVersion"]),
+    "10-invalid-input-schema.yaml": (
+        "InvalidInputSchema",
+        422,
+        ["spec.inputSchema.properties.template.type", "spec.inputSchema.required"],
+    ),
+}
+
+
+def validate(obj: dict[str, Any], view: Any, policy: model.Policy) -> decisions.Decision:
+    return operations.validate_operation(builders.create(obj), view, policy)
+
+
+def test_source_document_operation_is_admitted(operation, view, policy):
+    decision = validate(operation, view, policy)
+    assert decision == decisions.allowed()
+
+
+@pytest.mark.parametrize("file", sorted(BAD))
+def test_each_bad_example_is_denied_with_its_reason(file, view, policy):
+    reason, code, fields = BAD[file]
+    (obj,) = manifests.load([EXAMPLES / "bad" / file])
+    result = decide.judge(obj, view, policy)
+    assert result.decision.allowed is False
+    assert result.decision.reason == reason
+    assert result.decision.code == code
+    assert result.decision.message.startswith(f"{reason}: ")
+    assert [c.field for c in result.decision.causes] == fields
+
+
+def test_template_in_other_namespace_message_explains_argo(view, policy):
+    (obj,) = manifests.load([EXAMPLES / "bad" / "06-template-only-in-other-namespace.yaml"])
+    message = validate(obj, view, policy).message
+    assert "only in namespace vworkspace-system" in message
+    assert "own namespace org-myteam" in message
+    assert "ClusterWorkflowTemplate" in message
+
+
+def without_crd(objects: list[dict[str, Any]], name: str) -> clusterview.ClusterIndex:
+    return clusterview.ClusterIndex(o for o in objects if o["metadata"]["name"] != name)
+
+
+@pytest.mark.parametrize("crd", ["workflows.argoproj.io", "workflowtemplates.argoproj.io"])
+def test_missing_argo_crd_is_engine_not_installed(crd, state_objects, operation, policy):
+    decision = validate(operation, without_crd(state_objects, crd), policy)
+    assert (decision.reason, decision.code) == ("EngineNotInstalled", 403)
+    assert crd in decision.message
+
+
+@pytest.mark.parametrize(
+    ("status", "admitted"),
+    [
+        ({"conditions": [{"type": "Established", "status": "False"}]}, False),
+        ({"conditions": [{"type": "NamesAccepted", "status": "True"}]}, False),
+        ({"conditions": [{"type": "Established", "status": "True"}]}, True),
+        (None, True),
+    ],
+)
+def test_crd_established_condition_decides(status, admitted, state_objects, operation, policy):
+    objects = copy.deepcopy(state_objects)
+    for obj in objects:
+        if obj["metadata"]["name"] == "workflows.argoproj.io":
+            if status is None:
+                obj.pop("status", None)
+            else:
+                obj["status"] = status
+    decision = validate(operation, clusterview.ClusterIndex(objects), policy)
+    assert decision.allowed is admitted
+    if not admitted:
+        assert decision.reason == "EngineNotInstalled"
+        assert "not Established" in decision.message
+
+
+def test_first_failing_check_decides(operation, view, policy):
+    operation["spec"]["engine"] = "velero"  # not installed, and no template: installed is first
+    operation["spec"]["targetRef"]["name"] = "missing"
+    assert validate(operation, view, policy).reason == "EngineNotInstalled"
+
+
+def test_missing_engine_is_unknown_engine_with_required_cause(operation, view, policy):
+    del operation["spec"]["engine"]
+    decision = validate(operation, view, policy)
+    assert decision.reason == "UnknownEngine"
+    assert decision.causes[0].reason == "FieldValueRequired"
+
+
+def test_two_templates_for_type_and_engine_are_ambiguous(operation, view, policy):
+    twin = copy.deepcopy(view.operation_templates("Migration", "workflow")[0])
+    twin["metadata"]["name"] = "migration-workflow-copy"
+    view.upsert(twin)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "OperationTemplateNotFound"
+    assert "migration-workflow, migration-workflow-copy" in decision.message
+
+
+def test_target_kind_not_allowed(operation, view, policy):
+    operation["spec"]["targetRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}
+    decision = validate(operation, view, policy)
+    assert decision.reason == "TargetNotFound"
+    assert decision.causes[0].field == "spec.targetRef.kind"
+
+
+def test_missing_template_parameter_is_parameters_invalid(operation, view, policy):
+    template = view.operation_templates("Migration", "workflow")[0]
+    template["spec"]["inputSchema"]["required"] = ["targetChartVersion"]
+    view.upsert(template)
+    del operation["spec"]["parameters"]["template"]
+    decision = validate(operation, view, policy)
+    assert decision.reason == "ParametersInvalid"
+    assert [c.field for c in decision.causes] == ["spec.parameters.template"]
+
+
+def test_namespaced_template_in_own_allowed_namespace_resolves(operation, view, policy):
+    legacy = view.get(
+        "argoproj.io", "WorkflowTemplate", "vworkspace-system", "legacy-app-migration"
+    )
+    local = copy.deepcopy(legacy)
+    local["metadata"]["namespace"] = "org-myteam"
+    view.upsert(local)
+    operation["spec"]["parameters"]["template"] = "legacy-app-migration"
+    assert validate(operation, view, policy).allowed
+
+
+def test_namespaced_template_in_disallowed_namespace_is_not_found(operation, view, policy):
+    legacy = view.get(
+        "argoproj.io", "WorkflowTemplate", "vworkspace-system", "legacy-app-migration"
+    )
+    local = copy.deepcopy(legacy)
+    local["metadata"]["namespace"] = "org-myteam"
+    view.upsert(local)
+    template = view.operation_templates("Migration", "workflow")[0]
+    template["spec"]["workflow"]["allowedTemplateNamespaces"] = ["team-*"]
+    view.upsert(template)
+    operation["spec"]["parameters"]["template"] = "legacy-app-migration"
+    decision = validate(operation, view, policy)
+    assert decision.reason == "TemplateNotFound"
+    assert "allowedTemplateNamespaces" in decision.message
+
+
+def test_cluster_templates_can_be_disallowed(operation, view, policy):
+    template = view.operation_templates("Migration", "workflow")[0]
+    template["spec"]["workflow"]["allowClusterWorkflowTemplates"] = False
+    view.upsert(template)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "TemplateNotFound"
+    assert "allowClusterWorkflowTemplates: false" in decision.message
+
+
+def test_runner_missing_is_service_account_not_allowed(operation, view, policy):
+    view.delete(view.get("", "ServiceAccount", "org-myteam", "vworkspace-operation-runner"))
+    decision = validate(operation, view, policy)
+    assert (decision.reason, decision.code) == ("ServiceAccountNotAllowed", 403)
+    assert "does not exist" in decision.message
+
+
+def test_operator_sa_as_runner_is_denied(operation, view, policy):
+    template = view.operation_templates("Migration", "workflow")[0]
+    template["spec"]["workflow"]["serviceAccountName"] = "vworkspace-operator"
+    template["spec"]["workflow"]["allowedTemplateNamespaces"] = ["*"]
+    view.upsert(template)
+    target = view.get("apps.vworkspace.io", "ApplicationInstance", "org-myteam", "nextcloud-myteam")
+    view.upsert(
+        copy.deepcopy(target)
+        | {"metadata": {"name": "nextcloud-myteam", "namespace": "vworkspace-system"}}
+    )
+    operation["metadata"]["namespace"] = "vworkspace-system"
+    decision = validate(operation, view, policy)
+    assert decision.reason == "ServiceAccountNotAllowed"
+    assert "operator's own ServiceAccount" in decision.message
+
+
+def test_runner_bound_in_another_namespace_is_denied(operation, view, policy):
+    view.upsert(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "borrow-runner", "namespace": "org-shared"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": "vworkspace-operation-runner",
+                    "namespace": "org-myteam",
+                }
+            ],
+        }
+    )
+    decision = validate(operation, view, policy)
+    assert decision.reason == "ServiceAccountNotAllowed"
+    assert "RoleBinding org-shared/borrow-runner" in decision.message
+
+
+@pytest.mark.parametrize("file", sorted(f for f in BAD if not f.startswith(("09", "10"))))
+def test_warn_mode_admits_with_a_short_warning(file, view, policy):
+    reason = BAD[file][0]
+    (obj,) = manifests.load([EXAMPLES / "bad" / file])
+    decision = validate(obj, view, builders.with_modes(policy, **{reason: "warn"}))
+    assert decision.reason != reason
+    warned = [w for w in decision.warnings if w.startswith(f"{reason}: ")]
+    assert len(warned) == 1
+    assert all(len(w) <= decisions.MAX_WARNING for w in decision.warnings)
+
+
+def test_off_mode_skips_the_check_silently(view, policy):
+    (obj,) = manifests.load([EXAMPLES / "bad" / "04-target-not-found.yaml"])
+    decision = validate(obj, view, builders.with_modes(policy, TargetNotFound="off"))
+    assert decision.allowed and not decision.warnings
+
+
+def test_dry_run_is_decided_the_same(view, policy):
+    (obj,) = manifests.load([EXAMPLES / "bad" / "04-target-not-found.yaml"])
+    wet = operations.validate_operation(builders.create(obj), view, policy)
+    dry = operations.validate_operation(builders.create(obj, dry_run=True), view, policy)
+    assert wet == dry
+
+
+def update(old: dict[str, Any], new: dict[str, Any], **kw: Any) -> review.AdmissionRequest:
+    return review.request_review(new, operation="UPDATE", old=old, **kw)
+
+
+def test_status_and_metadata_updates_are_admitted(operation, view, policy):
+    new = copy.deepcopy(operation)
+    new["metadata"]["labels"] = {"team": "myteam"}
+    new["status"] = {"phase": "Running"}
+    assert operations.validate_operation(update(operation, new), view, policy).allowed
+
+
+def test_update_judges_spec_only_even_if_the_cluster_changed(operation, state_objects, policy):
+    empty = clusterview.ClusterIndex()
+    new = copy.deepcopy(operation)
+    new["metadata"]["finalizers"] = ["ops.vworkspace.io/cleanup"]
+    assert operations.validate_operation(update(operation, new), empty, policy).allowed
+
+
+def test_spec_change_is_field_immutable_with_every_changed_path(operation, view, policy):
+    new = copy.deepcopy(operation)
+    new["spec"]["parameters"]["targetChartVersion"] = "8.0.0"
+    new["spec"]["parameters"]["extra"] = True
+    decision = operations.validate_operation(update(operation, new), view, policy)
+    assert (decision.reason, decision.code) == ("FieldImmutable", 422)
+    assert [c.field for c in decision.causes] == [
+        "spec.parameters.extra",
+        "spec.parameters.targetChartVersion",
+    ]
+
+
+def test_status_subresource_and_delete_pass(operation, view, policy):
+    broken = {"apiVersion": "ops.vworkspace.io/v1alpha1", "kind": "Operation", "metadata": {}}
+    status = review.AdmissionRequest(
+        uid="u", operation="UPDATE", kind="Operation", group="ops.vworkspace.io",
+        sub_resource="status", object=broken, old_object=operation,
+    )  # fmt: skip
+    assert operations.validate_operation(status, view, policy).allowed
+    delete = review.request_review(operation, operation="DELETE")
+    assert operations.validate_operation(delete, view, policy).allowed
+
+
+def test_run_checks_reports_each_check_in_order(operation, view, policy):
+    results = operations.run_checks(operation, "org-myteam", view, policy)
+    assert [r.check for r in results] == [
+        "UnknownEngine",
+        "EngineNotInstalled",
+        "OperationTemplateNotFound",
+        "TargetNotFound",
+        "ParametersInvalid",
+        "TemplateNotFound",
+        "TemplateArgumentMissing",
+        "ServiceAccountNotAllowed",
+    ]
+    assert {r.outcome for r in results} == {"pass"}
+
+
+def test_builtin_engine_skips_installation_and_template_checks(operation, view, policy):
+    job_template = copy.deepcopy(view.operation_templates("Migration", "workflow")[0])
+    job_template["metadata"]["name"] = "migration-job"
+    job_template["spec"]["engine"] = "job"
+    view.upsert(job_template)
+    operation["spec"]["engine"] = "job"
+    results = operations.run_checks(operation, "org-myteam", view, policy)
+    outcome = {r.check: r.outcome for r in results}
+    assert outcome["EngineNotInstalled"] == "not-applicable"
+    assert outcome["TemplateNotFound"] == "not-applicable"
+    assert validate(operation, view, policy).allowed
