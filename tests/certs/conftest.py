@@ -1,10 +1,9 @@
-"""Fixtures for the certs tests: Hypothesis profiles and a small real Kubernetes API server."""
+"""Fixtures for the certs tests: a small real Kubernetes admissionregistration API server."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,12 +11,7 @@ from typing import Any
 import jsonpatch
 import pytest
 from aiohttp import web
-from hypothesis import settings
 from kubernetes import client
-
-settings.register_profile("ci", max_examples=50, deadline=None)
-settings.register_profile("deep", max_examples=1000, deadline=None)
-settings.load_profile(os.environ.get("OPGATE_HYPOTHESIS", "ci"))
 
 ADMREG = "/apis/admissionregistration.k8s.io/v1"
 PLURALS = {
