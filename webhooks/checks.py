@@ -15,6 +15,7 @@ import orjson
 
 from policies import model
 from webhooks import clusterview, decisions, kinds, resolve, schemas
+from webhooks.rbac import findings
 
 Obj = dict[str, Any]
 # At most this many field errors are spelled out in a denial message; causes list them all.
@@ -342,7 +343,7 @@ def check_template_arguments(ctx: Context) -> Failure | None:
 
 
 def check_service_account(ctx: Context) -> Failure | None:
-    """The runner SA exists here, is not the operator's, and is bound only in this namespace."""
+    """The runner SA exists here, is not the operator's, is bound only here, holds no high risk."""
     if ctx.optemplate is None:
         return None
     name = resolve.runner_service_account(ctx.optemplate, ctx.policy.runner_sa_name)
@@ -382,6 +383,20 @@ def check_service_account(ctx: Context) -> Failure | None:
             "ServiceAccountNotAllowed",
             403,
             f"runner {sa} must be bound only in {ns}: {'; '.join(wide)}; remove those bindings",
+        )
+    subject = ("ServiceAccount", ns, name)
+    risky = ctx.view.memoized(
+        ("rbac-high", subject),
+        lambda: findings.at_least(findings.for_subject(ctx.view, subject), "high"),
+    )
+    if risky:
+        listed = "; ".join(f"{f.id} ({f.severity}) {f.message}" for f in risky[:3])
+        more = f"; and {len(risky) - 3} more" if len(risky) > 3 else ""
+        return Failure(
+            "ServiceAccountNotAllowed",
+            403,
+            f"runner {sa} is not least-privileged: {listed}{more}; see "
+            f"`opgate review-rbac permissions ServiceAccount/{ns}/{name}`",
         )
     return None
 

@@ -8,14 +8,15 @@ number of stored objects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, Protocol, TypeVar
 
 from webhooks import kinds
 
 Obj = dict[str, Any]
 # A subject as RBAC authorizes it: (kind, namespace, name); namespace is "" except for SAs.
 Subject = tuple[str, str, str]
+T = TypeVar("T")
 
 
 class ClusterView(Protocol):
@@ -39,6 +40,10 @@ class ClusterView(Protocol):
 
     def bindings_for_subject(self, subject: Subject) -> list[Obj]:
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
+        ...
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, cached until the next write to the view."""
         ...
 
 
@@ -78,6 +83,8 @@ class ClusterIndex:
         self._bindings: dict[Subject, dict[tuple[str, str, str], Obj]] = {}
         self.revision = 0
         self.synced = True
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_revision = 0
         for obj in objects:
             self.upsert(obj)
 
@@ -109,6 +116,15 @@ class ClusterIndex:
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
         found = self._bindings.get(subject, {})
         return [found[k] for k in sorted(found)]
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, cached until the next write (derived facts such as RBAC findings)."""
+        if self._memo_revision != self.revision:
+            self._memo = {}
+            self._memo_revision = self.revision
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def kinds(self) -> list[tuple[str, str]]:
         """Every (group, kind) with at least one object."""

@@ -326,3 +326,39 @@ def test_builtin_engine_skips_installation_and_template_checks(operation, view, 
     assert outcome["EngineNotInstalled"] == "not-applicable"
     assert outcome["TemplateNotFound"] == "not-applicable"
     assert validate(operation, view, policy).allowed
+
+
+@pytest.mark.parametrize(
+    ("rules", "finding"),
+    [
+        ([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}], "RBAC003"),
+        ([{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}], None),
+        ([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "RBAC001"),
+    ],
+)
+def test_runner_with_a_high_rbac_finding_in_its_namespace_is_denied(
+    rules, finding, operation, view, policy
+):
+    role = view.get(
+        "rbac.authorization.k8s.io", "Role", "org-myteam", "vworkspace-operation-runner"
+    )
+    view.upsert(role | {"rules": role["rules"] + rules})
+    decision = validate(operation, view, policy)
+    if finding is None:  # pods/exec in one namespace is medium: admitted
+        assert decision.allowed
+        return
+    assert (decision.reason, decision.code) == ("ServiceAccountNotAllowed", 403)
+    assert finding in decision.message
+    assert "not least-privileged" in decision.message
+
+
+def test_rbac_verdict_is_recomputed_after_a_write(operation, view, policy):
+    assert validate(operation, view, policy).allowed
+    role = view.get(
+        "rbac.authorization.k8s.io", "Role", "org-myteam", "vworkspace-operation-runner"
+    )
+    secrets = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}
+    view.upsert(role | {"rules": [*role["rules"], secrets]})
+    assert validate(operation, view, policy).reason == "ServiceAccountNotAllowed"
+    view.upsert(role)
+    assert validate(operation, view, policy).allowed
