@@ -1,0 +1,366 @@
+"""Object metadata the way kube-apiserver prepares and validates it on create and update.
+
+Names must be RFC 1123 subdomains (namespaces: labels; RBAC objects: any path segment), the
+namespace must exist and not be terminating, server-owned fields (uid, creationTimestamp,
+generation, deletionTimestamp) are kept from the stored object, and generation moves only when
+something other than metadata (and status, for resources with a status subresource) changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from sim import errors, registry, watches
+from webhooks import kinds
+
+if TYPE_CHECKING:
+    from sim import store as store_mod
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str, str]
+# k8s.io/apimachinery/pkg/util/validation: DNS-1123 subdomain (253 chars) and label (63 chars).
+SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    r"for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+# Label kube-apiserver puts on every namespace (since 1.21), used by namespaceSelectors.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# Fields only the server sets; clients' values are replaced by the stored ones on update.
+SERVER_FIELDS = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+def _meta(obj: Obj) -> Obj:
+    m = obj.get("metadata")
+    if m is None:
+        m = obj["metadata"] = {}
+    if not isinstance(m, dict):
+        raise errors.bad_request("metadata must be a JSON object")
+    return m
+
+
+def prepare_create(
+    store: store_mod.Store, res: registry.Resource, obj: Obj, namespace: str | None
+) -> Obj:
+    """Set the namespace (from the request path), refuse a client resourceVersion."""
+    m = _meta(obj)
+    if m.get("resourceVersion"):
+        raise errors.bad_request("resourceVersion should not be set on objects to be created")
+    if res.namespaced:
+        given = str(m.get("namespace") or "")
+        if namespace and given and given != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        m["namespace"] = namespace or given
+    else:
+        m.pop("namespace", None)
+    for field in SERVER_FIELDS:
+        m.pop(field, None)
+    if res.key == kinds.NAMESPACE.key and m.get("name"):
+        m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
+    return obj
+
+
+def request_key(res: registry.Resource, obj: Obj, namespace: str | None, name: str | None) -> Key:
+    """The key an update addresses; 400 when the body disagrees with the request path."""
+    m = _meta(obj)
+    body_name = str(m.get("name") or "")
+    if name is not None and body_name and body_name != name:
+        raise errors.bad_request(
+            f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )
+    name = name or body_name
+    if not name:
+        raise errors.invalid(
+            res.group,
+            res.kind,
+            "",
+            [
+                errors.field_error(
+                    "metadata.name", "FieldValueRequired", "Required value: name is required"
+                )
+            ],
+        )
+    ns = ""
+    if res.namespaced:
+        given = str(m.get("namespace") or "")
+        if namespace and given and given != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        ns = namespace or given
+    return (res.group, res.kind, ns, name)
+
+
+def _name_problem(res: registry.Resource, name: str) -> str:
+    if res.group == kinds.RBAC_GROUP:
+        bad = name in (".", "..") or "/" in name or "%" in name
+        return "may not contain '/' or '%'" if bad else ""
+    if res.key == kinds.NAMESPACE.key:
+        ok = len(name) <= 63 and LABEL.fullmatch(name)
+        return "" if ok else LABEL_MESSAGE
+    ok = len(name) <= 253 and SUBDOMAIN.fullmatch(name)
+    return "" if ok else SUBDOMAIN_MESSAGE
+
+
+def _string_map(m: Obj, field: str, causes: list[dict[str, str]]) -> None:
+    value = m.get(field)
+    if value is None:
+        return
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        causes.append(
+            errors.field_error(
+                f"metadata.{field}",
+                "FieldValueInvalid",
+                "Invalid value: must be a map of string keys to string values",
+            )
+        )
+
+
+def validate_meta(res: registry.Resource, obj: Obj, old: Obj | None) -> None:
+    """422 Invalid for a missing or malformed name, labels, annotations, finalizers or owners."""
+    m = _meta(obj)
+    name = m.get("name")
+    causes: list[dict[str, str]] = []
+    if not name:
+        causes.append(
+            errors.field_error(
+                "metadata.name",
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+            )
+        )
+    elif not isinstance(name, str):
+        causes.append(
+            errors.field_error(
+                "metadata.name", "FieldValueInvalid", "Invalid value: must be a string"
+            )
+        )
+    else:
+        problem = _name_problem(res, name)
+        if problem:
+            causes.append(
+                errors.field_error(
+                    "metadata.name", "FieldValueInvalid", f'Invalid value: "{name}": {problem}'
+                )
+            )
+    if res.namespaced and not m.get("namespace"):
+        causes.append(
+            errors.field_error("metadata.namespace", "FieldValueRequired", "Required value")
+        )
+    _string_map(m, "labels", causes)
+    _string_map(m, "annotations", causes)
+    finalizers = m.get("finalizers")
+    if finalizers is not None and (
+        not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers)
+    ):
+        causes.append(
+            errors.field_error(
+                "metadata.finalizers",
+                "FieldValueInvalid",
+                "Invalid value: must be a list of strings",
+            )
+        )
+    refs = m.get("ownerReferences")
+    if refs is not None and not isinstance(refs, list):
+        causes.append(
+            errors.field_error(
+                "metadata.ownerReferences", "FieldValueInvalid", "Invalid value: must be a list"
+            )
+        )
+    for i, ref in enumerate(refs if isinstance(refs, list) else ()):
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if (
+                not isinstance(ref, dict)
+                or not isinstance(ref.get(field), str)
+                or not ref.get(field)
+            ):
+                causes.append(
+                    errors.field_error(
+                        f"metadata.ownerReferences[{i}].{field}",
+                        "FieldValueRequired",
+                        "Required value",
+                    )
+                )
+    if old is not None:
+        old_m = old.get("metadata") or {}
+        if old_m.get("deletionTimestamp") and isinstance(finalizers, list):
+            added = sorted(set(finalizers) - set(old_m.get("finalizers") or ()))
+            if added:
+                causes.append(
+                    errors.field_error(
+                        "metadata.finalizers",
+                        "FieldValueForbidden",
+                        f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added}",
+                    )
+                )
+    if causes:
+        raise errors.invalid(res.group, res.kind, str(name or ""), causes)
+
+
+def check_namespace(store: store_mod.Store, res: registry.Resource, key: Key) -> None:
+    """404 when a namespaced object's namespace is missing (or create it), 403 when terminating."""
+    if not res.namespaced:
+        return
+    ns = store.find("", "Namespace", "", key[2])
+    if ns is None:
+        if store.auto_namespaces:
+            store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": key[2]}})
+            return
+        raise errors.not_found("", "namespaces", key[2])
+    if (ns.get("metadata") or {}).get("deletionTimestamp"):
+        raise errors.forbidden(
+            res.group,
+            res.plural,
+            key[3],
+            f"unable to create new content in namespace {key[2]} because it is being terminated",
+        )
+
+
+def initial_status(store: store_mod.Store, res: registry.Resource, obj: Obj, keep: bool) -> Obj:
+    """Status the server sets on create: Namespaces Active, CRDs Established (unless kept)."""
+    if res.key == kinds.NAMESPACE.key:
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        obj["spec"] = dict(spec, finalizers=spec.get("finalizers") or ["kubernetes"])
+        if not keep or not isinstance(obj.get("status"), dict):
+            obj["status"] = {"phase": "Active"}
+    if res.key == kinds.CRD.key:
+        _check_crd(obj)
+        if not keep or not isinstance(obj.get("status"), dict):
+            obj["status"] = established_status(store, obj)
+    return obj
+
+
+def established_status(store: store_mod.Store, crd: Obj) -> Obj:
+    """The status the apiextensions controllers give an accepted CRD."""
+    spec = crd.get("spec") or {}
+    now = store.clock.timestamp()
+    storage = [
+        v.get("name")
+        for v in spec.get("versions") or ()
+        if isinstance(v, dict) and v.get("storage")
+    ]
+    return {
+        "acceptedNames": dict(spec.get("names") or {}),
+        "conditions": [
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": now,
+            },
+        ],
+        "storedVersions": storage,
+    }
+
+
+def _check_crd(crd: Obj) -> None:
+    name = str((crd.get("metadata") or {}).get("name", ""))
+    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
+    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    causes = []
+    for field, value in (
+        ("spec.group", spec.get("group")),
+        ("spec.names.plural", names.get("plural")),
+        ("spec.names.kind", names.get("kind")),
+    ):
+        if not isinstance(value, str) or not value:
+            causes.append(errors.field_error(field, "FieldValueRequired", "Required value"))
+    if spec.get("scope") not in ("Namespaced", "Cluster"):
+        causes.append(
+            errors.field_error(
+                "spec.scope",
+                "FieldValueNotSupported",
+                f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"',
+            )
+        )
+    versions = spec.get("versions") if isinstance(spec.get("versions"), list) else []
+    if sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
+        causes.append(
+            errors.field_error(
+                "spec.versions",
+                "FieldValueInvalid",
+                "Invalid value: must have exactly one version marked as storage version",
+            )
+        )
+    if not causes and name != f"{names['plural']}.{spec['group']}":
+        causes.append(
+            errors.field_error(
+                "metadata.name",
+                "FieldValueInvalid",
+                f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+            )
+        )
+    if causes:
+        raise errors.invalid(kinds.CRD.group, kinds.CRD.kind, name, causes)
+
+
+def prepare_update(res: registry.Resource, old: Obj, new: Obj, subresource: str) -> Obj:
+    """The object an update stores: server fields from `old`; status or the rest kept per endpoint."""
+    old_m = old.get("metadata") or {}
+    if subresource == "status":
+        out = watches.copy_obj(old)
+        if "status" in new:
+            out["status"] = new["status"]
+        else:
+            out.pop("status", None)
+        return out
+    m = _meta(new)
+    if m.get("uid") and m["uid"] != old_m.get("uid"):
+        raise errors.invalid(
+            res.group,
+            res.kind,
+            str(old_m.get("name", "")),
+            [
+                errors.field_error(
+                    "metadata.uid",
+                    "FieldValueInvalid",
+                    f'Invalid value: "{m["uid"]}": field is immutable',
+                )
+            ],
+        )
+    for field in (*SERVER_FIELDS, "resourceVersion", "name", "namespace"):
+        if field in old_m:
+            m[field] = old_m[field]
+        else:
+            m.pop(field, None)
+    if res.status:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    if res.key == kinds.NAMESPACE.key:
+        m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
+    return new
+
+
+def bump_generation(res: registry.Resource, old: Obj, new: Obj) -> None:
+    """generation + 1 when the non-metadata (and non-status, with a status subresource) part moved."""
+    skip = ("metadata", "status") if res.status else ("metadata",)
+    before = {k: v for k, v in old.items() if k not in skip}
+    after = {k: v for k, v in new.items() if k not in skip}
+    generation = int((old.get("metadata") or {}).get("generation") or 1)
+    new["metadata"]["generation"] = generation + 1 if before != after else generation

@@ -1,0 +1,160 @@
+"""The patch formats of the Kubernetes API: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+
+Strategic merge patch is applied as a merge patch (exact for custom resources, which is what
+kube-apiserver does for them too; built-in lists are replaced rather than merged).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sim import errors
+
+MERGE = "application/merge-patch+json"
+JSON = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+def merge(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict):
+            out[key] = merge(out.get(key), value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _pointer(path: Any) -> list[str]:
+    if not isinstance(path, str) or (path and not path.startswith("/")):
+        raise errors.bad_request(f"invalid JSON pointer {path!r}: must be empty or start with /")
+    return [_unescape(t) for t in path.split("/")[1:]] if path else []
+
+
+def _index(container: list[Any], token: str, *, adding: bool) -> int:
+    if adding and token == "-":
+        return len(container)
+    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
+        raise errors.bad_request(f"invalid array index {token!r}")
+    index = int(token)
+    if index > len(container) or (not adding and index == len(container)):
+        raise errors.bad_request(f"array index {index} out of range")
+    return index
+
+
+def _parent(doc: Any, tokens: list[str], path: str) -> Any:
+    node = doc
+    for token in tokens[:-1]:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list):
+            node = node[_index(node, token, adding=False)]
+        else:
+            raise errors.bad_request(f"jsonpatch: path {path!r} does not exist")
+    return node
+
+
+def _get(doc: Any, path: str) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        return doc
+    parent = _parent(doc, tokens, path)
+    last = tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent[last]
+    if isinstance(parent, list):
+        return parent[_index(parent, last, adding=False)]
+    raise errors.bad_request(f"jsonpatch: path {path!r} does not exist")
+
+
+def _remove(doc: Any, path: str) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        raise errors.bad_request("jsonpatch: cannot remove the whole document")
+    parent = _parent(doc, tokens, path)
+    last = tokens[-1]
+    if isinstance(parent, dict) and last in parent:
+        return parent.pop(last)
+    if isinstance(parent, list):
+        return parent.pop(_index(parent, last, adding=False))
+    raise errors.bad_request(f"jsonpatch: path {path!r} does not exist to remove")
+
+
+def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
+    tokens = _pointer(path)
+    if not tokens:
+        return value
+    parent = _parent(doc, tokens, path)
+    last = tokens[-1]
+    if isinstance(parent, dict):
+        if replace and last not in parent:
+            raise errors.bad_request(f"jsonpatch: path {path!r} does not exist to replace")
+        parent[last] = value
+    elif isinstance(parent, list):
+        if replace:
+            parent[_index(parent, last, adding=False)] = value
+        else:
+            parent.insert(_index(parent, last, adding=True), value)
+    else:
+        raise errors.bad_request(f"jsonpatch: parent of {path!r} is not an object or array")
+    return doc
+
+
+def apply_json_patch(doc: Any, ops: Any) -> Any:
+    """RFC 6902 on a copy of `doc`; 400 BadRequest / 422 on a bad or failing operation."""
+    if not isinstance(ops, list):
+        raise errors.bad_request("a JSON patch must be an array of operations")
+    doc = copy.deepcopy(doc)
+    for number, op in enumerate(ops):
+        if not isinstance(op, dict) or "op" not in op or "path" not in op:
+            raise errors.bad_request(f"JSON patch operation {number} needs op and path")
+        kind, path = op["op"], op["path"]
+        if kind in ("add", "replace", "test") and "value" not in op:
+            raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs a value")
+        if kind == "add":
+            doc = _add(doc, path, copy.deepcopy(op["value"]))
+        elif kind == "remove":
+            _remove(doc, path)
+        elif kind == "replace":
+            doc = _add(doc, path, copy.deepcopy(op["value"]), replace=True)
+        elif kind in ("move", "copy"):
+            source = op.get("from")
+            if not isinstance(source, str):
+                raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs from")
+            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
+            doc = _add(doc, path, value)
+        elif kind == "test":
+            if _get(doc, path) != op["value"]:
+                raise errors.ApiError(
+                    errors.status(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our request: testing value {path} failed",
+                    )
+                )
+        else:
+            raise errors.bad_request(f"Unexpected kind: {kind}")
+    return doc
+
+
+def apply(doc: Any, patch: Any, content_type: str) -> Any:
+    """Apply a patch body of a given content type to a copy of `doc`."""
+    content_type = content_type.split(";")[0].strip()
+    if content_type == JSON:
+        return apply_json_patch(doc, patch)
+    if content_type in (MERGE, STRATEGIC, APPLY):
+        if not isinstance(patch, dict):
+            raise errors.bad_request("a merge patch must be a JSON object")
+        return merge(doc, patch)
+    raise errors.unsupported_media_type(content_type)

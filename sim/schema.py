@@ -1,0 +1,202 @@
+"""Structural-schema handling of custom resources: pruning, defaulting and validation.
+
+kube-apiserver prunes fields a CRD's structural schema does not declare (unless
+`x-kubernetes-preserve-unknown-fields`), applies `default`s, then validates the object and reports
+every violation as a field error (`spec.type: Required value`, `spec.x: Unsupported value: ...`).
+Validation uses `jsonschema` (OpenAPI v3 schemas are Draft 4 with `nullable` and
+`x-kubernetes-int-or-string` extensions, translated here). CEL rules are not evaluated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+import jsonschema
+
+from sim import errors
+
+Obj = dict[str, Any]
+# Fields every object keeps regardless of its schema.
+ROOT_FIELDS = ("apiVersion", "kind", "metadata")
+
+_validators: dict[int, tuple[Obj, jsonschema.protocols.Validator]] = {}
+_lock = threading.Lock()
+
+
+def _translate(node: Any) -> Any:
+    """An OpenAPI v3 schema node as a Draft 4 JSON Schema node."""
+    if isinstance(node, list):
+        return [_translate(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _translate(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("anyOf", None)
+        out["type"] = ["integer", "string"]
+    if node.get("nullable"):
+        out.pop("nullable", None)
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [*out["enum"], None]
+    for key in ("properties", "patternProperties", "definitions"):
+        if isinstance(node.get(key), dict):
+            out[key] = {k: _translate(v) for k, v in node[key].items()}
+    return out
+
+
+def validator(schema: Obj) -> jsonschema.protocols.Validator:
+    """A compiled validator for an openAPIV3Schema, cached for the life of the schema object."""
+    with _lock:
+        hit = _validators.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        compiled = jsonschema.Draft4Validator(_translate(schema))
+        _validators[id(schema)] = (schema, compiled)
+        return compiled
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(_json_type(value))
+    return json.dumps(value)
+
+
+def _cause(error: jsonschema.ValidationError) -> dict[str, str]:
+    """A jsonschema error as the field error kube-apiserver reports for it."""
+    field = _path(error.absolute_path)
+    value, rule = error.instance, error.validator
+    here = field or "<root>"
+    if rule == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        return errors.field_error(
+            f"{field}.{missing}" if field else missing, "FieldValueRequired", "Required value"
+        )
+    if rule == "enum":
+        allowed = ", ".join(json.dumps(v) for v in error.validator_value)
+        return errors.field_error(
+            field,
+            "FieldValueNotSupported",
+            f"Unsupported value: {_show(value)}: supported values: {allowed}",
+        )
+    if rule == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        got = json.dumps(_json_type(value))
+        return errors.field_error(
+            field,
+            "FieldValueTypeInvalid",
+            f"Invalid value: {got}: {here} in body must be of type {want}: {got}",
+        )
+    if rule == "maxLength":
+        return errors.field_error(
+            field,
+            "FieldValueTooLong",
+            f"Too long: may not be more than {error.validator_value} bytes",
+        )
+    if rule == "maxItems":
+        return errors.field_error(
+            field,
+            "FieldValueTooMany",
+            f"Too many: {len(value)}: must have at most {error.validator_value} items",
+        )
+    texts = {
+        "minimum": f"should be greater than or equal to {error.validator_value}",
+        "maximum": f"should be less than or equal to {error.validator_value}",
+        "pattern": f"should match '{error.validator_value}'",
+        "minLength": f"should be at least {error.validator_value} chars long",
+        "minItems": f"should have at least {error.validator_value} items",
+    }
+    detail = f"{here} in body {texts[rule]}" if rule in texts else error.message
+    return errors.field_error(
+        field, "FieldValueInvalid", f"Invalid value: {_show(value)}: {detail}"
+    )
+
+
+def validate(schema: Obj, obj: Obj) -> list[dict[str, str]]:
+    """Every violation of `schema` by `obj`, as StatusCauses sorted by field."""
+    found = validator(schema).iter_errors(obj)
+    causes = [
+        _cause(e) for e in found if not (e.absolute_path and e.absolute_path[0] == "metadata")
+    ]
+    return sorted(causes, key=lambda c: (c["field"], c["message"]))
+
+
+def _prune(node: Any, schema: Any, path: str, dropped: list[str], *, root: bool = False) -> Any:
+    if not isinstance(schema, dict):
+        return node
+    if isinstance(node, list):
+        items = schema.get("items")
+        return [_prune(v, items, f"{path}[{i}]", dropped) for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    props = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    keep_all = schema.get("x-kubernetes-preserve-unknown-fields") is True
+    embedded = schema.get("x-kubernetes-embedded-resource") is True
+    out: Obj = {}
+    for key, value in node.items():
+        where = f"{path}.{key}" if path else key
+        if (root or embedded) and key in ROOT_FIELDS:
+            out[key] = value
+        elif isinstance(props, dict) and key in props:
+            out[key] = _prune(value, props[key], where, dropped)
+        elif isinstance(extra, dict):
+            out[key] = _prune(value, extra, where, dropped)
+        elif keep_all or extra is True:
+            out[key] = value
+        else:
+            dropped.append(where)
+    return out
+
+
+def prune(schema: Obj, obj: Obj) -> tuple[Obj, list[str]]:
+    """The object without fields its schema does not declare, and the dropped field paths."""
+    dropped: list[str] = []
+    return _prune(obj, schema, "", dropped, root=True), dropped
+
+
+def _default(node: Any, schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return node
+    if isinstance(node, list):
+        return [_default(v, schema.get("items")) for v in node]
+    if not isinstance(node, dict):
+        return node
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    out = dict(node)
+    for key, sub in props.items():
+        if key not in out and isinstance(sub, dict) and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if key in out:
+            out[key] = _default(out[key], sub)
+    return out
+
+
+def default(schema: Obj, obj: Obj) -> Obj:
+    """The object with the schema's `default`s filled into absent fields."""
+    return _default(obj, schema)

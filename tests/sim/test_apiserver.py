@@ -1,0 +1,272 @@
+"""The REST facade, driven by the real `kubernetes` client and by kubectl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config, watch
+
+from sim import store
+from tests.sim.storebuilders import widget
+
+Served = tuple[store.Store, str, Path]
+
+
+def _api(served: Served) -> client.ApiClient:
+    return config.new_client_from_config(str(served[2]))
+
+
+def _raw(
+    url: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_core_crud_with_the_kubernetes_client(served: Served) -> None:
+    v1 = client.CoreV1Api(_api(served))
+    assert {n.metadata.name for n in v1.list_namespace().items} >= {"default", "kube-system"}
+    made = v1.create_namespaced_config_map(
+        "default", {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    )
+    assert made.metadata.uid and made.metadata.resource_version
+    with pytest.raises(client.ApiException) as info:
+        v1.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    assert info.value.status == 409
+    assert json.loads(info.value.body)["reason"] == "AlreadyExists"
+    made.data["k"] = "w"
+    updated = v1.replace_namespaced_config_map("a", "default", made)
+    with pytest.raises(client.ApiException) as info:
+        v1.replace_namespaced_config_map("a", "default", made)
+    assert info.value.status == 409
+    patched = v1.patch_namespaced_config_map("a", "default", {"data": {"z": "1"}})
+    assert patched.data == {"k": "w", "z": "1"}
+    assert int(patched.metadata.resource_version) > int(updated.metadata.resource_version)
+    v1.delete_namespaced_config_map("a", "default")
+    with pytest.raises(client.ApiException) as info:
+        v1.read_namespaced_config_map("a", "default")
+    assert info.value.status == 404
+
+
+def test_custom_objects_status_subresource_and_dry_run(served: Served) -> None:
+    api = client.CustomObjectsApi(_api(served))
+    args = ("example.io", "v1", "default", "widgets")
+    made = api.create_namespaced_custom_object(*args, widget("a", size=1))
+    made["status"] = {"phase": "Ready"}
+    api.replace_namespaced_custom_object_status(*args, "a", made)
+    got = api.get_namespaced_custom_object(*args, "a")
+    assert got["status"] == {"phase": "Ready"} and got["metadata"]["generation"] == 1
+    api.patch_namespaced_custom_object(*args, "a", {"spec": {"size": 2}})
+    assert api.get_namespaced_custom_object(*args, "a")["metadata"]["generation"] == 2
+    api.create_namespaced_custom_object(*args, widget("dry"), dry_run="All")
+    listed = api.list_namespaced_custom_object(*args)
+    assert [o["metadata"]["name"] for o in listed["items"]] == ["a"]
+    with pytest.raises(client.ApiException) as info:
+        api.list_namespaced_custom_object("example.io", "v1", "default", "nothings")
+    assert info.value.status == 404
+
+
+def test_rbac_lease_and_webhook_configuration_apis(served: Served) -> None:
+    api = _api(served)
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.create_cluster_role(
+        {
+            "metadata": {"name": "system:reader"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+        }
+    )
+    assert rbac.read_cluster_role("system:reader").rules[0].verbs == ["get"]
+    leases = client.CoordinationV1Api(api)
+    lease = leases.create_namespaced_lease(
+        "default", {"metadata": {"name": "lock"}, "spec": {"holderIdentity": "me"}}
+    )
+    lease.spec.holder_identity = "you"
+    assert leases.replace_namespaced_lease("lock", "default", lease).spec.holder_identity == "you"
+    hooks = client.AdmissionregistrationV1Api(api)
+    hooks.create_validating_webhook_configuration({"metadata": {"name": "v"}, "webhooks": []})
+    assert [c.metadata.name for c in hooks.list_validating_webhook_configuration().items] == ["v"]
+
+
+def test_watch_stream_resumes_and_reports_gone(served: Served) -> None:
+    sim = served[0]
+    v1 = client.CoreV1Api(_api(served))
+    start = v1.list_namespaced_config_map("default").metadata.resource_version
+    v1.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    v1.patch_namespaced_config_map("a", "default", {"data": {"x": "1"}})
+    v1.delete_namespaced_config_map("a", "default")
+    seen = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            v1.list_namespaced_config_map, "default", resource_version=start, timeout_seconds=1
+        )
+    ]
+    assert seen == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+    sim._history.compacted = sim.resource_version  # as if the history had been trimmed
+    with pytest.raises(client.ApiException) as info:
+        list(
+            watch.Watch().stream(
+                v1.list_namespaced_config_map, "default", resource_version=start, timeout_seconds=1
+            )
+        )
+    assert info.value.status == 410
+
+
+def test_watch_bookmarks_over_raw_http(served: Served) -> None:
+    _, url, _ = served
+    request = urllib.request.Request(
+        f"{url}/api/v1/namespaces?watch=1&allowWatchBookmarks=true&timeoutSeconds=1"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    types = [line["type"] for line in lines]
+    assert types[:4] == ["ADDED"] * 4
+    assert "BOOKMARK" in types
+    bookmark = next(line for line in lines if line["type"] == "BOOKMARK")
+    assert bookmark["object"]["kind"] == "Namespace"
+
+
+def test_discovery_documents(served: Served) -> None:
+    _, url, _ = served
+    assert _raw(f"{url}/api")[1]["versions"] == ["v1"]
+    groups = {g["name"] for g in _raw(f"{url}/apis")[1]["groups"]}
+    assert {"example.io", "apiextensions.k8s.io", "rbac.authorization.k8s.io"} <= groups
+    resources = _raw(f"{url}/apis/example.io/v1")[1]["resources"]
+    assert [r["name"] for r in resources] == ["widgets", "widgets/status"]
+    assert _raw(f"{url}/apis/nothing.io/v1")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "code"),
+    [
+        ("POST", "/api/v1/namespaces/default/configmaps", b"{not json", {}, 400),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}},
+            {},
+            400,
+        ),
+        ("POST", "/api/v1/namespaces/default/configmaps", [1, 2], {}, 400),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps?dryRun=Some",
+            {"metadata": {"name": "x"}},
+            {},
+            400,
+        ),
+        ("PUT", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "x"}}, {}, 405),
+        ("GET", "/api/v1/configmaps/x", None, {}, 404),
+        ("GET", "/api/v1/namespaces/default/configmaps/x/scale", None, {}, 404),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x",
+            {"data": {}},
+            {"Content-Type": "application/merge-patch+json"},
+            404,
+        ),
+    ],
+)
+def test_bad_requests_are_status_objects_and_change_nothing(
+    served: Served, method: str, path: str, body: Any, headers: dict[str, str], code: int
+) -> None:
+    sim, url, _ = served
+    rv = sim.resource_version
+    status, answer = _raw(url + path, method, body, {"Content-Type": "application/json", **headers})
+    assert status == code
+    assert answer["kind"] == "Status" and answer["code"] == code
+    assert sim.resource_version == rv
+
+
+def test_list_pagination_and_table(served: Served) -> None:
+    sim, url, _ = served
+    for name in "abc":
+        sim.create(widget(name))
+    code, first = _raw(f"{url}/apis/example.io/v1/namespaces/default/widgets?limit=2")
+    assert code == 200
+    assert [o["metadata"]["name"] for o in first["items"]] == ["a", "b"]
+    token = first["metadata"]["continue"]
+    _, rest = _raw(f"{url}/apis/example.io/v1/namespaces/default/widgets?limit=2&continue={token}")
+    assert [o["metadata"]["name"] for o in rest["items"]] == ["c"]
+    _, table = _raw(
+        f"{url}/apis/example.io/v1/widgets",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    )
+    assert table["kind"] == "Table" and [r["cells"][0] for r in table["rows"]] == ["a", "b", "c"]
+
+
+def test_impersonation_reaches_admission_as_the_user(served: Served) -> None:
+    sim, url, _ = served
+    seen: list[str] = []
+
+    class Recorder:
+        def mutate(self, view: Any, attrs: Any, obj: Any) -> tuple[Any, list[str]]:
+            seen.append(attrs.user.username)
+            return obj, []
+
+        def validate(self, view: Any, attrs: Any, obj: Any) -> list[str]:
+            return []
+
+    sim.chain = Recorder()  # type: ignore[assignment]
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    status, _ = _raw(
+        f"{url}/api/v1/namespaces/default/configmaps",
+        "POST",
+        body,
+        {"Content-Type": "application/json", "Impersonate-User": "system:serviceaccount:ns:sa"},
+    )
+    assert status == 201 and seen == ["system:serviceaccount:ns:sa"]
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_apply_get_delete(served: Served) -> None:
+    sim, _, kubeconfig = served
+
+    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    manifest = "apiVersion: example.io/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 1}\n"
+    applied = kubectl("apply", "-f", "-", stdin=manifest)
+    assert applied.returncode == 0, applied.stderr
+    assert "widget.example.io/w1 created" in applied.stdout
+    again = kubectl("apply", "-f", "-", stdin=manifest.replace("size: 1", "size: 2"))
+    assert again.returncode == 0, again.stderr
+    assert sim.get("example.io", "Widget", "default", "w1")["spec"] == {"size": 2}
+    listed = kubectl("get", "widgets")
+    assert listed.returncode == 0 and "w1" in listed.stdout
+    cm = kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n",
+    )
+    assert cm.returncode == 0, cm.stderr
+    got = kubectl("get", "configmap", "c", "-o", "json")
+    assert json.loads(got.stdout)["data"] == {"a": "1"}
+    deleted = kubectl("delete", "widget", "w1")
+    assert deleted.returncode == 0, deleted.stderr
+    missing = kubectl("get", "widget", "w1")
+    assert missing.returncode == 1 and "NotFound" in missing.stderr

@@ -1,0 +1,323 @@
+"""The fake cluster store: metadata, concurrency, subresources, patches, selectors, CRDs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim import errors, store
+from tests.sim.storebuilders import crd, widget
+
+
+def _fails(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(errors.ApiError) as info:
+        fn(*args, **kwargs)
+    return info.value.status
+
+
+def test_create_sets_server_fields_and_increasing_resource_versions(cluster: store.Store) -> None:
+    first = cluster.create(widget("a", size=1))
+    second = cluster.create(widget("b"))
+    meta = first["metadata"]
+    assert meta["uid"] and meta["uid"] != second["metadata"]["uid"]
+    assert meta["creationTimestamp"] == "2026-01-01T00:00:00Z"
+    assert meta["generation"] == 1
+    assert int(second["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+    assert cluster.get("example.io", "Widget", "default", "a") == first
+
+
+def test_same_seed_gives_same_uids() -> None:
+    def run() -> list[str]:
+        s = store.Store(seed=3)
+        s.create(crd())
+        return [s.create(widget(f"w{i}"))["metadata"]["uid"] for i in range(3)]
+
+    assert run() == run()
+
+
+def test_not_found_and_already_exists_are_status_objects(cluster: store.Store) -> None:
+    status = _fails(cluster.get, "example.io", "Widget", "default", "nope")
+    assert status == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'widgets.example.io "nope" not found',
+        "reason": "NotFound",
+        "code": 404,
+        "details": {"name": "nope", "group": "example.io", "kind": "widgets"},
+    }
+    cluster.create(widget("a"))
+    status = _fails(cluster.create, widget("a"))
+    assert (status["code"], status["reason"]) == (409, "AlreadyExists")
+    assert status["message"] == 'widgets.example.io "a" already exists'
+
+
+def test_stale_resource_version_is_a_conflict_and_changes_nothing(cluster: store.Store) -> None:
+    obj = cluster.create(widget("a", size=1))
+    fresh = cluster.update({**obj, "spec": {"size": 2}})
+    status = _fails(cluster.update, {**obj, "spec": {"size": 3}})
+    assert (status["code"], status["reason"]) == (409, "Conflict")
+    assert status["message"].endswith(
+        "the object has been modified; please apply your changes to the latest version and try again"
+    )
+    assert cluster.get("example.io", "Widget", "default", "a") == fresh
+
+
+def test_update_without_resource_version_is_unconditional(cluster: store.Store) -> None:
+    obj = cluster.create(widget("a", size=1))
+    del obj["metadata"]["resourceVersion"]
+    assert cluster.update({**obj, "spec": {"size": 5}})["spec"] == {"size": 5}
+
+
+def test_generation_moves_on_spec_only(cluster: store.Store) -> None:
+    obj = cluster.create(widget("a", size=1))
+    obj["metadata"]["labels"] = {"x": "y"}
+    obj = cluster.update(obj)
+    assert obj["metadata"]["generation"] == 1
+    obj["status"] = {"phase": "Done"}
+    obj = cluster.update_status(obj)
+    assert (obj["metadata"]["generation"], obj["status"]) == (1, {"phase": "Done"})
+    obj["spec"] = {"size": 2}
+    obj = cluster.update(obj)
+    assert obj["metadata"]["generation"] == 2
+
+
+def test_status_and_spec_endpoints_keep_each_others_part(cluster: store.Store) -> None:
+    obj = cluster.create({**widget("a", size=1), "status": {"phase": "ignored on create"}})
+    assert "status" not in obj
+    obj["status"] = {"phase": "Running"}
+    obj["spec"] = {"size": 99}
+    after = cluster.update_status(obj)
+    assert after["spec"] == {"size": 1} and after["status"] == {"phase": "Running"}
+    after["spec"] = {"size": 2}
+    after["status"] = {"phase": "changed through the main endpoint"}
+    final = cluster.update(after)
+    assert final["spec"] == {"size": 2} and final["status"] == {"phase": "Running"}
+
+
+def test_no_op_update_writes_nothing(cluster: store.Store) -> None:
+    obj = cluster.create(widget("a", size=1))
+    rv = cluster.resource_version
+    assert cluster.update(obj) == obj
+    assert cluster.resource_version == rv
+
+
+def test_kind_without_established_crd_is_not_served() -> None:
+    s = store.Store()
+    status = _fails(s.create, widget("a"))
+    assert status["code"] == 404
+    assert status["message"] == "the server could not find the requested resource"
+    pending = crd()
+    pending["status"] = {"conditions": [{"type": "Established", "status": "False"}]}
+    s.load([pending])
+    assert _fails(s.create, widget("a"))["code"] == 404
+    stored = s.get("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.io")
+    stored["status"]["conditions"][0]["status"] = "True"
+    s.update_status(stored)
+    assert s.create(widget("a"))["metadata"]["name"] == "a"
+
+
+def test_deleting_a_crd_deletes_its_objects(cluster: store.Store) -> None:
+    cluster.create(widget("a"))
+    cluster.delete("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.io")
+    assert _fails(cluster.create, widget("b"))["code"] == 404
+    assert cluster.view.list("example.io", "Widget") == []
+
+
+def test_merge_patch_and_json_patch(cluster: store.Store) -> None:
+    cluster.create(widget("a", size=1, color="red"))
+    out = cluster.patch("example.io", "Widget", "default", "a", {"spec": {"color": None, "n": 2}})
+    assert out["spec"] == {"size": 1, "n": 2}
+    ops = [
+        {"op": "replace", "path": "/spec/size", "value": 3},
+        {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "x"}},
+        {"op": "copy", "from": "/spec/size", "path": "/spec/copy"},
+        {"op": "move", "from": "/spec/n", "path": "/spec/moved"},
+    ]
+    out = cluster.patch(
+        "example.io", "Widget", "default", "a", ops, patch_type="application/json-patch+json"
+    )
+    assert out["spec"] == {"size": 3, "copy": 3, "moved": 2}
+    assert out["metadata"]["labels"] == {"a~b/c": "x"}
+    assert out["metadata"]["generation"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "patch_type", "code"),
+    [
+        ([{"op": "test", "path": "/spec/size", "value": 9}], "application/json-patch+json", 422),
+        ([{"op": "remove", "path": "/spec/missing"}], "application/json-patch+json", 400),
+        ([{"op": "bogus", "path": "/spec"}], "application/json-patch+json", 400),
+        ({"op": "add"}, "application/json-patch+json", 400),
+        (["not a dict"], "application/merge-patch+json", 400),
+        ({"spec": {}}, "text/plain", 415),
+        ({"metadata": {"resourceVersion": "1"}}, "application/merge-patch+json", 409),
+    ],
+)
+def test_bad_patches_change_nothing(
+    cluster: store.Store, body: Any, patch_type: str, code: int
+) -> None:
+    before = cluster.create(widget("a", size=1))
+    status = _fails(
+        cluster.patch, "example.io", "Widget", "default", "a", body, patch_type=patch_type
+    )
+    assert status["code"] == code
+    assert cluster.get("example.io", "Widget", "default", "a") == before
+
+
+@pytest.mark.parametrize(
+    ("obj", "code", "field"),
+    [
+        (
+            {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"namespace": "default"}},
+            422,
+            "metadata.name",
+        ),
+        (widget("Bad_Name"), 422, "metadata.name"),
+        ({**widget("a"), "metadata": {"name": "a"}}, 422, "metadata.namespace"),
+        (
+            {**widget("a"), "metadata": {"name": "a", "namespace": "default", "labels": {"x": 1}}},
+            422,
+            "metadata.labels",
+        ),
+        (
+            {
+                **widget("a"),
+                "metadata": {
+                    "name": "a",
+                    "namespace": "default",
+                    "ownerReferences": [{"kind": "X"}],
+                },
+            },
+            422,
+            "metadata.ownerReferences[0].apiVersion",
+        ),
+        (
+            {
+                **widget("a"),
+                "metadata": {"name": "a", "namespace": "default", "resourceVersion": "3"},
+            },
+            400,
+            None,
+        ),
+        ({"kind": "Widget", "metadata": {"name": "a"}}, 400, None),
+        ({"apiVersion": "example.io/v1", "metadata": {"name": "a"}}, 400, None),
+        ({"apiVersion": "example.io/v2", "kind": "Widget", "metadata": {"name": "a"}}, 404, None),
+        ({**widget("a"), "metadata": "nope"}, 400, None),
+        (widget("a", namespace="missing"), 404, None),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    cluster: store.Store, obj: dict[str, Any], code: int, field: str | None
+) -> None:
+    rv = cluster.resource_version
+    status = _fails(cluster.create, obj)
+    assert status["code"] == code
+    if field:
+        assert field in [c["field"] for c in status["details"]["causes"]]
+    assert cluster.resource_version == rv
+
+
+def test_non_json_input_is_a_bad_request(cluster: store.Store) -> None:
+    assert _fails(cluster.create, "not an object")["code"] == 400
+    assert _fails(cluster.create, {**widget("a"), "spec": {"x": object()}})["code"] == 400
+
+
+def test_generate_name_and_dry_run(cluster: store.Store) -> None:
+    rv = cluster.resource_version
+    dry = cluster.create(
+        {
+            "apiVersion": "example.io/v1",
+            "kind": "Widget",
+            "metadata": {"generateName": "w-", "namespace": "default"},
+        },
+        dry_run=True,
+    )
+    assert dry["metadata"]["name"].startswith("w-") and len(dry["metadata"]["name"]) == 7
+    assert cluster.resource_version == rv
+    assert cluster.view.list("example.io", "Widget") == []
+
+
+def test_cluster_scoped_objects_drop_a_namespace() -> None:
+    s = store.Store()
+    s.create(crd("example.io", "Gadget", "gadgets", scope="Cluster"))
+    obj = s.create(
+        {
+            "apiVersion": "example.io/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "g", "namespace": "x"},
+        }
+    )
+    assert "namespace" not in obj["metadata"]
+    assert s.get("example.io", "Gadget", "", "g")["metadata"]["name"] == "g"
+
+
+def test_label_and_field_selectors(cluster: store.Store) -> None:
+    for name, labels in [("a", {"tier": "web", "env": "prod"}), ("b", {"tier": "db"}), ("c", {})]:
+        obj = widget(name)
+        obj["metadata"]["labels"] = labels
+        cluster.create(obj)
+
+    def names(labels: str = "", fields: str = "") -> list[str]:
+        items, _ = cluster.list("example.io", "Widget", "default", labels=labels, fields=fields)
+        return [o["metadata"]["name"] for o in items]
+
+    assert names("tier=web") == ["a"]
+    assert names("tier==web") == ["a"]
+    assert names("tier!=web") == ["b", "c"]
+    assert names("tier in (web, db)") == ["a", "b"]
+    assert names("tier notin (web)") == ["b", "c"]
+    assert names("tier") == ["a", "b"]
+    assert names("!tier") == ["c"]
+    assert names("tier,env=prod") == ["a"]
+    assert names(fields="metadata.name=b") == ["b"]
+    assert names(fields="metadata.name!=b") == ["a", "c"]
+    assert _fails(names, "tier in web")["code"] == 400
+    assert _fails(names, fields="spec.size=1")["message"] == "field label not supported: spec.size"
+
+
+def test_schema_validation_lists_every_violation() -> None:
+    s = store.Store()
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["A", "B"]},
+                    "size": {"type": "integer", "minimum": 1, "default": 1},
+                    "label": {"type": "string", "nullable": True, "maxLength": 3},
+                },
+            }
+        },
+    }
+    s.create(crd(schema=schema))
+    status = _fails(s.create, widget("a", type="C", size="big", label="long", extra=1))
+    assert status["code"] == 422 and status["reason"] == "Invalid"
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 3 bytes",
+            "field": "spec.label",
+        },
+        {
+            "reason": "FieldValueTypeInvalid",
+            "message": 'Invalid value: "string": spec.size in body must be of type integer: "string"',
+            "field": "spec.size",
+        },
+        {
+            "reason": "FieldValueNotSupported",
+            "message": 'Unsupported value: "C": supported values: "A", "B"',
+            "field": "spec.type",
+        },
+    ]
+    assert status["message"].startswith('Widget.example.io "a" is invalid: [spec.label: Too long')
+    missing = _fails(s.create, widget("a"))
+    assert missing["message"] == 'Widget.example.io "a" is invalid: spec.type: Required value'
+    warnings: list[str] = []
+    ok = s.create(widget("a", type="A", label=None, extra=1), warnings=warnings)
+    assert ok["spec"] == {"type": "A", "size": 1, "label": None}
+    assert warnings == ['unknown field "spec.extra"']
