@@ -7,6 +7,7 @@ number of stored objects.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
@@ -16,6 +17,8 @@ from webhooks import kinds
 Obj = dict[str, Any]
 # A subject as RBAC authorizes it: (kind, namespace, name); namespace is "" except for SAs.
 Subject = tuple[str, str, str]
+# Annotation alias: inside the classes below `list` names their method, not the builtin.
+Objs = list[Obj]
 T = TypeVar("T")
 
 
@@ -26,19 +29,19 @@ class ClusterView(Protocol):
         """One object by (group, kind, namespace, name); namespace "" for cluster-scoped kinds."""
         ...
 
-    def list(self, group: str, kind: str, namespace: str | None = None) -> list[Obj]:
+    def list(self, group: str, kind: str, namespace: str | None = None) -> Objs:
         """Every object of a kind, optionally in one namespace."""
         ...
 
-    def operation_templates(self, type_: str, engine: str | None = None) -> list[Obj]:
+    def operation_templates(self, type_: str, engine: str | None = None) -> Objs:
         """OperationTemplates for a type (and engine), sorted by name."""
         ...
 
-    def workflow_template_namespaces(self, name: str) -> list[str]:
+    def workflow_template_namespaces(self, name: str) -> builtins.list[str]:
         """The namespaces holding a WorkflowTemplate of this name, sorted."""
         ...
 
-    def bindings_for_subject(self, subject: Subject) -> list[Obj]:
+    def bindings_for_subject(self, subject: Subject) -> Objs:
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
         ...
 
@@ -59,6 +62,13 @@ def subjects_of(binding: Obj) -> Iterator[Subject]:
             yield (kind, str(subject.get("namespace") or default_ns), name)
         else:
             yield (kind, "", name)
+
+
+def _type_engine(optemplate: Obj) -> tuple[str, str]:
+    spec = optemplate.get("spec")
+    if not isinstance(spec, dict):
+        return ("", "")
+    return (str(spec.get("type", "")), str(spec.get("engine", "")))
 
 
 def _meta(obj: Obj) -> tuple[str, str]:
@@ -93,13 +103,13 @@ class ClusterIndex:
         """One object by (group, kind, namespace, name)."""
         return self._by_kind.get((group, kind), {}).get((namespace, name))
 
-    def list(self, group: str, kind: str, namespace: str | None = None) -> list[Obj]:
+    def list(self, group: str, kind: str, namespace: str | None = None) -> Objs:
         """Every object of a kind, optionally in one namespace, sorted by (namespace, name)."""
         items = self._by_kind.get((group, kind), {})
         keys = sorted(k for k in items if namespace is None or k[0] == namespace)
         return [items[k] for k in keys]
 
-    def operation_templates(self, type_: str, engine: str | None = None) -> list[Obj]:
+    def operation_templates(self, type_: str, engine: str | None = None) -> Objs:
         """OperationTemplates for a type (and engine), sorted by name."""
         found = (
             self._optemplates_by_type.get(type_, {})
@@ -108,11 +118,11 @@ class ClusterIndex:
         )
         return [found[name] for name in sorted(found)]
 
-    def workflow_template_namespaces(self, name: str) -> list[str]:
+    def workflow_template_namespaces(self, name: str) -> builtins.list[str]:
         """The namespaces holding a WorkflowTemplate of this name, sorted."""
         return sorted(self._wft_namespaces.get(name, ()))
 
-    def bindings_for_subject(self, subject: Subject) -> list[Obj]:
+    def bindings_for_subject(self, subject: Subject) -> Objs:
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
         found = self._bindings.get(subject, {})
         return [found[k] for k in sorted(found)]
@@ -126,7 +136,7 @@ class ClusterIndex:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def kinds(self) -> list[tuple[str, str]]:
+    def kinds(self) -> builtins.list[tuple[str, str]]:
         """Every (group, kind) with at least one object."""
         return sorted(k for k, v in self._by_kind.items() if v)
 
@@ -166,8 +176,7 @@ class ClusterIndex:
     def _index(self, key: tuple[str, str], obj: Obj) -> None:
         ns, name = _meta(obj)
         if key == kinds.OPERATION_TEMPLATE.key:
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-            type_, engine = str(spec.get("type", "")), str(spec.get("engine", ""))
+            type_, engine = _type_engine(obj)
             self._optemplates.setdefault((type_, engine), {})[name] = obj
             self._optemplates_by_type.setdefault(type_, {})[name] = obj
         elif key == kinds.WORKFLOW_TEMPLATE.key:
@@ -179,8 +188,7 @@ class ClusterIndex:
     def _unindex(self, key: tuple[str, str], obj: Obj) -> None:
         ns, name = _meta(obj)
         if key == kinds.OPERATION_TEMPLATE.key:
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-            type_, engine = str(spec.get("type", "")), str(spec.get("engine", ""))
+            type_, engine = _type_engine(obj)
             self._optemplates.get((type_, engine), {}).pop(name, None)
             self._optemplates_by_type.get(type_, {}).pop(name, None)
         elif key == kinds.WORKFLOW_TEMPLATE.key:

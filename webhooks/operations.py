@@ -140,8 +140,8 @@ def mutate_operation(
     if not isinstance(spec, dict):
         return decisions.allowed()
     patch: list[dict[str, Any]] = []
-    type_ = spec.get("type") if isinstance(spec.get("type"), str) else ""
-    engine = spec.get("engine")
+    type_ = str(spec["type"]) if isinstance(spec.get("type"), str) else ""
+    engine: Any = spec.get("engine")
     if not isinstance(engine, str) or not engine:
         candidates = view.operation_templates(type_)
         if len(candidates) != 1:

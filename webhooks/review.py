@@ -131,8 +131,9 @@ def parse_request(body: Any) -> AdmissionRequest:
     for field in ("object", "oldObject"):
         if req.get(field) is not None and not isinstance(req.get(field), dict):
             raise errors.MalformedReview(f"request.{field} must be an object or null")
-    user = req.get("userInfo") if isinstance(req.get("userInfo"), dict) else {}
-    groups = user.get("groups") if isinstance(user.get("groups"), list) else []
+    user: dict[str, Any] = req["userInfo"] if isinstance(req.get("userInfo"), dict) else {}
+    groups: list[Any] = user["groups"] if isinstance(user.get("groups"), list) else []
+    username = user.get("username")
     return AdmissionRequest(
         uid=uid,
         operation=operation,
@@ -145,7 +146,7 @@ def parse_request(body: Any) -> AdmissionRequest:
         object=req.get("object"),
         old_object=req.get("oldObject"),
         user=UserInfo(
-            username=user.get("username") if isinstance(user.get("username"), str) else "",
+            username=username if isinstance(username, str) else "",
             groups=tuple(g for g in groups if isinstance(g, str)),
         ),
         dry_run=req.get("dryRun") is True,
@@ -186,7 +187,7 @@ def request_review(
     """An AdmissionRequest for a manifest, as kube-apiserver would send it (offline use)."""
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.rpartition("/")
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     return AdmissionRequest(
         uid=uid,
         operation=operation,
