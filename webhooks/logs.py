@@ -14,6 +14,14 @@ _STANDARD = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
 LEVELS = ("debug", "info", "warning", "error")
+# `extra` key whose dict is merged into the line: lets fields use names LogRecord reserves
+# (`name`, `msg`, ...), as a decision line's object name does.
+FIELDS = "fields"
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """`extra=` for a log call whose keys become top-level JSON fields, any name allowed."""
+    return {FIELDS: values}
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +38,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key == FIELDS and isinstance(value, dict):
+                out.update(value)
+            elif key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)

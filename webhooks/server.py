@@ -9,6 +9,7 @@ exception becomes a denial with code 500, never a traceback or a dead worker.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -20,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from policies import model
-from webhooks import clusterview, decisions, errors, handler, metrics, review
+from webhooks import clusterview, decisions, errors, handler, logs, metrics, review
 
 log = logging.getLogger("opgate.admission")
 
@@ -80,6 +81,7 @@ class State:
     ready: Callable[[], bool] = lambda: True
     decide: Decide = handler.handle
     draining: bool = False
+    active: int = 0  # requests being answered (the in-flight gauge, readable)
 
 
 STATE = web.AppKey("state", State)
@@ -96,13 +98,18 @@ async def admit(request: web.Request) -> web.StreamResponse:
     path = request.path
     mets = state.metrics
     mets.in_flight.inc()
+    state.active += 1
     try:
-        return await _admit(request, state, path)
+        response = await _admit(request, state, path)
     except Exception:  # the last line of defence: a clear error, never a traceback
         log.exception("unexpected failure answering a request", extra={"webhook": path})
-        return _error(400, "could not process this request; see opgate's logs")
+        response = _error(400, "could not process this request; see opgate's logs")
     finally:
+        state.active -= 1
         mets.in_flight.dec()
+    if state.draining:
+        response.force_close()  # keep-alive clients reconnect to another replica
+    return response
 
 
 async def _read(request: web.Request, path: str, mets: metrics.Metrics) -> Any:
@@ -201,20 +208,20 @@ def _log_decision(
 ) -> None:
     log.info(
         "decision",
-        extra={
-            "webhook": path,
-            "uid": req.uid,
-            "operation": req.operation,
-            "kind": req.kind,
-            "namespace": req.namespace,
-            "name": req.name,
-            "user": req.user.username,
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "code": decision.code,
-            "duration_ms": round(seconds * 1000, 3),
-            "dry_run": req.dry_run,
-        },
+        extra=logs.fields(
+            webhook=path,
+            uid=req.uid,
+            operation=req.operation,
+            kind=req.kind,
+            namespace=req.namespace,
+            name=req.name,
+            user=req.user.username,
+            allowed=decision.allowed,
+            reason=decision.reason,
+            code=decision.code,
+            duration_ms=round(seconds * 1000, 3),
+            dry_run=req.dry_run,
+        ),
     )
 
 
@@ -264,6 +271,8 @@ def health_app(state: State) -> web.Application:
 # Seconds SIGTERM waits for requests in flight; kube-apiserver's webhook timeout is at most 30 s,
 # and Kubernetes' default terminationGracePeriodSeconds is 30 s.
 DEFAULT_GRACE = 15.0
+# How often the drain checks whether the requests in flight are done.
+DRAIN_POLL = 0.01
 
 
 class Server:
@@ -291,9 +300,7 @@ class Server:
 
     async def start(self) -> None:
         """Bind both sites (port 0 picks a free port; see `ports`)."""
-        admission = web.AppRunner(
-            admission_app(self.state), access_log=None, shutdown_timeout=self.grace
-        )
+        admission = web.AppRunner(admission_app(self.state), access_log=None, shutdown_timeout=1.0)
         health = web.AppRunner(health_app(self.state), access_log=None, shutdown_timeout=1.0)
         for runner in (admission, health):
             await runner.setup()
@@ -310,8 +317,22 @@ class Server:
         return (admission.addresses[0][1], health.addresses[0][1])
 
     async def stop(self) -> None:
-        """Stop accepting, finish requests in flight (up to `grace` seconds), close."""
+        """Stop accepting, finish requests in flight (up to `grace` seconds), close.
+
+        aiohttp's own shutdown drops the rest of a body still being uploaded, so the drain is
+        done here: close the listener, answer what is in flight (with `Connection: close`),
+        and only then close the connections that are left idle.
+        """
         self.state.draining = True
+        loop = asyncio.get_running_loop()
+        if self._runners:
+            for site in list(self._runners[0].sites):
+                await site.stop()
+            deadline = loop.time() + self.grace
+            while self.state.active > 0 and loop.time() < deadline:
+                await asyncio.sleep(DRAIN_POLL)
+            if self.state.active:
+                log.warning("grace period over", extra={"abandoned": self.state.active})
         for runner in self._runners:  # admission first: health answers 503 until the end
             await runner.cleanup()
         self._runners.clear()

@@ -1,0 +1,217 @@
+"""Graceful shutdown with requests in flight (in process and for `opgate serve` as a
+subprocess), startup errors, and the JSON decision log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from webhooks import cli, manifests
+
+sys.path.insert(0, str(Path(__file__).parent))  # helpers beside this file (no conftest)
+import serverfixtures as sf
+
+tls_dir = sf.tls_dir  # a fixture
+
+REPO = sf.REPO
+OPGATE = Path(sys.executable).with_name("opgate")
+
+
+def _op() -> dict[str, Any]:
+    return manifests.load([sf.EXAMPLES / "operation.yaml"])[0]
+
+
+class Pending:
+    """An HTTPS request sent up to half its body; `finish` sends the rest and reads the answer."""
+
+    def __init__(self, port: int, ca: Path, path: str, body: bytes) -> None:
+        ctx = ssl.create_default_context(cafile=str(ca))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        half = len(body) // 2
+        self.sock.sendall(head + body[:half])
+        self.rest = body[half:]
+
+    def finish(self) -> tuple[int, bytes]:
+        self.sock.sendall(self.rest)
+        data = b""
+        while chunk := self.sock.recv(65536):
+            data += chunk
+        self.sock.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        if b"transfer-encoding: chunked" in head.lower():
+            body = _unchunk(body)
+        return status, body
+
+
+def _unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2 :]
+    return out
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def _poll(check: Any, what: str, attempts: int = 1000) -> None:
+    for _ in range(attempts):
+        if check():
+            return
+        import time
+
+        time.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_in_process_shutdown_finishes_requests_in_flight(tls_dir: Path) -> None:
+    srv = sf.Running(sf.make_state(), tls_dir, grace=20)
+    with srv:
+        pending = [
+            Pending(
+                srv.port,
+                tls_dir / "ca.crt",
+                "/validate/operations",
+                orjson.dumps(sf.review_json(_op(), uid=f"inflight-{i}")),
+            )
+            for i in range(4)
+        ]
+        gauge = srv.state.metrics.in_flight
+        _poll(lambda: gauge._value.get() == 4, "four requests in flight")
+        stopping = asyncio.run_coroutine_threadsafe(srv.server.stop(), srv.loop)
+        _poll(lambda: _refused(srv.port), "the listener closed")
+        answers = [p.finish() for p in pending]
+        stopping.result(30)
+    for i, (status, body) in enumerate(answers):
+        assert status == 200
+        resp = orjson.loads(body)["response"]
+        assert resp["uid"] == f"inflight-{i}"
+        assert resp["allowed"] is True
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    """The example cluster state, plus the library template when deploy/workflows is absent."""
+    out = tmp_path / "state"
+    out.mkdir()
+    (out / "objects.json").write_bytes(
+        orjson.dumps({"apiVersion": "v1", "kind": "List", "items": sf.state_objects()})
+    )
+    return out
+
+
+@pytest.mark.slow
+def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_dir: Path) -> None:
+    tls = tmp_path / "tls"
+    assert cli.main(["certs", "generate", "--out", str(tls), "--localhost"]) == 0
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = subprocess.Popen(
+        [str(OPGATE), "serve", "--tls-dir", str(tls), "--host", "127.0.0.1", "--port", "0",
+         "--health-port", "0", "--cluster-state", str(state_dir), "--grace-period", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline().decode()
+        match = re.search(r"https://localhost:(\d+) \(health: http://localhost:(\d+)\)", banner)
+        assert match, banner
+        port, health = int(match.group(1)), int(match.group(2))
+        hint = proc.stdout.readline().decode()
+        assert f"curl --cacert {tls / 'ca.crt'}" in hint
+        status, _, body = sf.post(
+            port, tls / "ca.crt", "/validate/operations", sf.review_json(_op(), uid="sub-1")
+        )
+        assert status == 200
+        assert orjson.loads(body)["response"] == {"uid": "sub-1", "allowed": True}
+        bad = manifests.load([sf.EXAMPLES / "bad" / "01-unknown-engine.yaml"])[0]
+        _, _, body = sf.post(
+            port, tls / "ca.crt", "/validate/operations", sf.review_json(bad, uid="sub-2")
+        )
+        assert orjson.loads(body)["response"]["status"]["reason"] == "UnknownEngine"
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", health, timeout=10)
+        conn.request("GET", "/metrics")
+        assert b"opgate_admission_requests_total" in conn.getresponse().read()
+        conn.close()
+        pending = Pending(
+            port, tls / "ca.crt", "/validate/operations",
+            orjson.dumps(sf.review_json(_op(), uid="sub-inflight")),
+        )  # fmt: skip
+        proc.send_signal(signal.SIGTERM)
+        _poll(lambda: _refused(port), "the listener closed after SIGTERM")
+        status, body = pending.finish()
+        assert status == 200
+        assert orjson.loads(body)["response"]["uid"] == "sub-inflight"
+        assert proc.wait(30) == 0
+        assert proc.stderr is not None
+        lines = [orjson.loads(line) for line in proc.stderr.read().splitlines() if line.strip()]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    decisions = [line for line in lines if line.get("msg") == "decision"]
+    assert [d["uid"] for d in decisions] == ["sub-1", "sub-2", "sub-inflight"]
+    first = decisions[0]
+    assert first["kind"] == "Operation"
+    assert first["namespace"] == "org-myteam"
+    assert first["name"] == "nextcloud-myteam-migrate-2026-05-28"
+    assert first["user"] == "alice@example.com"
+    assert first["allowed"] is True
+    assert isinstance(first["duration_ms"], float)
+    assert decisions[1]["reason"] == "UnknownEngine"
+    assert any(line.get("msg") == "stopped" for line in lines)
+
+
+def test_serve_without_a_view_says_what_to_pass(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert cli.main(["serve", "--tls-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--cluster-state PATH" in err and "--kubeconfig PATH" in err
+    assert "Traceback" not in err
+
+
+def test_serve_without_certificates_says_how_to_make_them(tmp_path: Path, capsys) -> None:
+    code = cli.main(
+        ["serve", "--tls-dir", str(tmp_path), "--cluster-state", str(sf.EXAMPLES / "cluster-state")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "opgate certs generate --out" in err
+
+
+def test_serve_rejects_a_bad_port(tmp_path: Path, capsys) -> None:
+    code = cli.main(
+        ["serve", "--tls-dir", str(tmp_path), "--port", "70000",
+         "--cluster-state", str(sf.EXAMPLES / "cluster-state")]
+    )  # fmt: skip
+    assert code == 2
+    assert "--port must be 0..65535" in capsys.readouterr().err
