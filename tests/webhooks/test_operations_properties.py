@@ -10,7 +10,7 @@ import jsonschema
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies import loader
+from policies import loader, model
 from tests.webhooks import builders
 from webhooks import clusterview, decisions, operations, optemplates, review, schemas
 
@@ -18,18 +18,7 @@ from .conftest import example_objects, source_operation
 
 POLICY = loader.load_policy()
 STATE = example_objects()
-KNOWN_REASONS = {
-    "UnknownEngine",
-    "EngineNotInstalled",
-    "OperationTemplateNotFound",
-    "TargetNotFound",
-    "ParametersInvalid",
-    "TemplateNotFound",
-    "TemplateArgumentMissing",
-    "ServiceAccountNotAllowed",
-    "FieldImmutable",
-    "InvalidInputSchema",
-}
+KNOWN_REASONS = set(model.CHECKS)
 
 names = st.sampled_from(["a", "b", "c", "count", "name", "x-y", "deep"])
 json_scalars = st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8)
