@@ -62,6 +62,13 @@ def advance(
     return run.status
 
 
+def next_event(
+    workflow: Obj, lookup: world.TemplateLookup, the_world: world.World
+) -> dt.datetime | None:
+    """When a running Workflow next changes by itself (a pod ends, the deadline), or None."""
+    return _Run(workflow, lookup, the_world).next_event()
+
+
 def resume(workflow: Obj, now: dt.datetime) -> Obj:
     """The Workflow after `argo resume`: `spec.suspend` cleared, active Suspend nodes Succeeded."""
     out = copy.deepcopy(workflow)

@@ -1,0 +1,166 @@
+"""The fake Argo workflow controller over the simulator's store.
+
+`Controller.sync(now)` advances every unfinished Workflow in the store to `now` with
+`engine.advance` and writes the changed ones back as the Argo controller's service account does
+(a full update: the Workflow CRD has no status subresource), with Argo's
+`workflows.argoproj.io/phase` and `completed` labels. `StoreWorld` lets resource templates and
+steps read and create objects in the store; step outcomes come from a callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sim import errors as sim_errors
+from sim import store as store_mod
+from sim.argo import engine, world
+from webhooks import kinds, review
+
+Obj = dict[str, Any]
+
+# Who the Argo controller is (argo-workflows' default install: SA `argo` in namespace `argo`).
+ARGO_USER = review.UserInfo(
+    "system:serviceaccount:argo:argo",
+    ("system:serviceaccounts", "system:serviceaccounts:argo", "system:authenticated"),
+)
+PHASE_LABEL = "workflows.argoproj.io/phase"
+COMPLETED_LABEL = "workflows.argoproj.io/completed"
+
+
+def runner_user(namespace: str, service_account: str) -> review.UserInfo:
+    """The identity a workflow's pods act as."""
+    return review.UserInfo(
+        f"system:serviceaccount:{namespace}:{service_account}",
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+    )
+
+
+class StoreWorld:
+    """Templates, objects and step outcomes of a simulated cluster for one Workflow."""
+
+    def __init__(
+        self,
+        store: store_mod.Store,
+        outcomes: Callable[[world.StepRef], world.Outcome],
+        *,
+        user: review.UserInfo = ARGO_USER,
+        on_create: Callable[[Obj], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.outcomes = outcomes
+        self.user = user
+        self.on_create = on_create
+
+    def outcome(self, step: world.StepRef) -> world.Outcome:
+        """What the scenario says the step does."""
+        return self.outcomes(step)
+
+    def get_object(self, api_version: str, kind: str, namespace: str, name: str) -> Obj | None:
+        """The stored object, or None."""
+        group = kinds.group_of(api_version)
+        if kinds.is_namespaced(group, kind):
+            return self.store.find(group, kind, namespace, name)
+        return self.store.find(group, kind, "", name)
+
+    def create_object(self, manifest: Obj, *, action: str) -> str | None:
+        """Create or apply through the API (admission included); kubectl's error text or None."""
+        try:
+            if action == "apply":
+                created = self.store.apply(manifest, user=self.user)
+            else:
+                created = self.store.create(manifest, user=self.user)
+        except sim_errors.ApiError as exc:
+            return f"Error from server ({exc.reason}): {exc}"
+        if self.on_create is not None:
+            self.on_create(created)
+        return None
+
+    def workflow_template(self, namespace: str, name: str) -> Obj | None:
+        """A WorkflowTemplate in a namespace."""
+        return self.store.find(kinds.ARGO_GROUP, "WorkflowTemplate", namespace, name)
+
+    def cluster_workflow_template(self, name: str) -> Obj | None:
+        """A ClusterWorkflowTemplate."""
+        return self.store.find(kinds.ARGO_GROUP, "ClusterWorkflowTemplate", "", name)
+
+
+class Controller:
+    """Runs every Workflow of the store, kept current by a watch; `restart` re-lists.
+
+    All progress lives in the Workflows' status, so a restart loses nothing.
+    """
+
+    def __init__(
+        self,
+        store: store_mod.Store,
+        outcomes: Callable[[world.StepRef], world.Outcome],
+        *,
+        on_create: Callable[[Obj], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.outcomes = outcomes
+        self.on_create = on_create
+        self._active: dict[tuple[str, str], Obj] = {}
+        self._watch = self._start()
+
+    def _start(self) -> Any:
+        self._active.clear()
+        return self.store.watch(kinds.ARGO_GROUP, "Workflow")
+
+    def restart(self) -> None:
+        """Stop watching and start again from a fresh list, as a restarted controller does."""
+        self._watch.close()
+        self._watch = self._start()
+
+    def world_for(self, workflow: Obj) -> StoreWorld:
+        """The world a Workflow's steps act in (as its service account)."""
+        meta = workflow.get("metadata") or {}
+        sa = str((workflow.get("spec") or {}).get("serviceAccountName") or "default")
+        user = runner_user(str(meta.get("namespace") or ""), sa)
+        return StoreWorld(self.store, self.outcomes, user=user, on_create=self.on_create)
+
+    def workflows(self) -> list[Obj]:
+        """The unfinished Workflows, as last seen (shared objects: do not change them)."""
+        for event in self._watch.drain():
+            meta = event.object.get("metadata") or {}
+            key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            if event.type == "DELETED" or engine.is_terminal(event.object):
+                self._active.pop(key, None)
+            elif event.type in ("ADDED", "MODIFIED"):
+                self._active[key] = event.object
+        return [self._active[k] for k in sorted(self._active)]
+
+    def next_event(self) -> dt.datetime | None:
+        """The earliest instant at which some running Workflow changes by itself."""
+        times = []
+        for wf in self.workflows():
+            if engine.is_terminal(wf):
+                continue
+            w = self.world_for(wf)
+            t = engine.next_event(wf, w, w)
+            if t is not None:
+                times.append(t)
+        return min(times) if times else None
+
+    def sync(self, now: dt.datetime) -> list[Obj]:
+        """Advance every unfinished Workflow to `now`; returns the Workflows written."""
+        written = []
+        for wf in self.workflows():
+            if engine.is_terminal(wf):
+                continue
+            w = self.world_for(wf)
+            status = engine.advance(wf, w, w, now)
+            if status == wf.get("status"):
+                continue
+            new = store_mod.normalized(wf)
+            new["status"] = status
+            labels = new["metadata"].setdefault("labels", {})
+            labels[PHASE_LABEL] = str(status.get("phase") or "")
+            labels[COMPLETED_LABEL] = "true" if engine.is_terminal(new) else "false"
+            try:
+                written.append(self.store.update(new, user=ARGO_USER))
+            except sim_errors.ApiError:
+                continue  # a conflict: the next sync works from the newer object
+        return written
