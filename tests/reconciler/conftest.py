@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +119,61 @@ def optemplate() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def policy() -> model.Policy:
     return loader.load_policy(None)
+
+
+# --- a fake cluster served over the Kubernetes REST API (sim), for the controller tests ------
+STATE_PATHS = ("deploy/crds", "deploy/examples/cluster-state", "deploy/workflows")
+
+
+@dataclasses.dataclass
+class Cluster:
+    """The simulator's store, its REST facade's kubeconfig, and a kubernetes-client Api."""
+
+    store: Any
+    kubeconfig: Path
+    api: Any
+
+    def new_api(self) -> Any:
+        """Another client of the same cluster (one per controller, as separate processes)."""
+        from reconciler import kube
+
+        return kube.Api(kube.api_client(str(self.kubeconfig)))
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll until `predicate()` is truthy; fail naming `what` after a generous bound."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """The example cluster state (CRDs, library, OperationTemplate, target, runner SA) served
+    on 127.0.0.1 with a free port."""
+    apiserver = pytest.importorskip("sim.apiserver", reason="the simulator (sim/) is not present")
+    from reconciler import kube
+    from sim import store as sim_store
+    from webhooks import manifests
+
+    cluster_store = sim_store.Store(seed=7)
+    cluster_store.load(manifests.load([REPO / p for p in STATE_PATHS]))
+    url, stop = apiserver.serve_in_thread(cluster_store, bookmark_interval=0.2)
+    kubeconfig = apiserver.write_kubeconfig(tmp_path / "kubeconfig", url)
+    api = kube.Api(kube.api_client(str(kubeconfig)))
+    try:
+        yield Cluster(cluster_store, kubeconfig, api)
+    finally:
+        api.close()
+        stop()
+
+
+@pytest.fixture(scope="session")
+def wait() -> Callable[..., Any]:
+    """`wait(what, predicate, timeout=30)`: poll until truthy, else fail naming `what`."""
+    return wait_for

@@ -1,0 +1,117 @@
+"""`opgate reconcile`: run the reconciler against a cluster until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+from policies import loader
+from webhooks import errors, logs
+
+LOG = logging.getLogger("opgate.reconcile")
+
+DESCRIPTION = """\
+Materialize an Argo Workflow for every Operation with `engine: workflow` and keep the
+Operation's status (phase, conditions, outputs.logsRef/runId) true to that Workflow.
+
+Event-driven: it watches Operations and the Workflows it manages (label
+app.vworkspace.io/managed-by) and reconciles only the Operations that changed. It creates at
+most one Workflow per Operation (same name and namespace, owned by the Operation, labelled with
+its uid), never modifies a Workflow after creating it, and writes Operation.status through the
+status subresource with resourceVersion preconditions. Operations of other engines are left
+alone. With --leader-elect (the default) several replicas may run; only the holder of the
+coordination.k8s.io Lease reconciles. Phase transitions are recorded as Events on the
+Operation (`kubectl describe operation NAME`).
+
+RBAC it needs: get/list/watch operations, update operations/status; get/list/watch/create
+workflows; list operationtemplates; get workflowtemplates and clusterworkflowtemplates; create
+events; get/create/update leases in the lease namespace.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add `opgate reconcile`."""
+    parser = sub.add_parser(
+        "reconcile",
+        help="run the Operation -> Argo Workflow reconciler",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig of the cluster (default: the in-cluster service account)",
+    )
+    parser.add_argument("--context", help="kubeconfig context (default: its current context)")
+    parser.add_argument(
+        "--policy", metavar="PATH", help="policy file (default: the embedded default policy)"
+    )
+    parser.add_argument(
+        "--namespace",
+        metavar="NS",
+        help="reconcile Operations of this namespace only (default: all namespaces)",
+    )
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="elect one active replica through a Lease (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-namespace",
+        default="vworkspace-system",
+        metavar="NS",
+        help="namespace of the Lease (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-name", default="opgate-reconciler", help="name of the Lease (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="concurrent reconciles (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--log-level", choices=logs.LEVELS, default="info", help="default: %(default)s"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until a signal stops it; exit code 0 on a clean stop."""
+    from reconciler import controller, kube
+
+    logs.setup(args.log_level)
+    if args.workers < 1:
+        raise errors.UsageError("--workers must be at least 1")
+    policy = loader.load_policy(args.policy)
+    try:
+        client = kube.api_client(args.kubeconfig, context=args.context)
+    except Exception as exc:  # config errors of the kubernetes client are plain exceptions
+        where = args.kubeconfig or "the in-cluster service account"
+        raise errors.UsageError(f"cannot load the cluster config from {where}: {exc}") from None
+    settings = controller.Settings(
+        namespace=args.namespace,
+        workers=args.workers,
+        leader_elect=args.leader_elect,
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+    )
+    ctl = controller.Controller(kube.Api(client), policy, settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    LOG.info(
+        "reconciler starting",
+        extra=logs.fields(identity=settings.identity, namespace=args.namespace or "(all)"),
+    )
+    ctl.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        ctl.stop()
+        ctl.api.close()
+        LOG.info("reconciler stopped", extra=logs.fields(**vars(ctl.stats)))
+    return 0
