@@ -12,11 +12,14 @@ A Workflow is *managed* when it (or, on UPDATE, its old version) carries the lab
    fields the reconciler writes (no inline `templates`, `podSpecPatch`, `templateDefaults`,
    `hooks`, `volumes`, `podGC`, `executor`, ... and argument parameters carry plain values).
    -> `WorkflowNotAllowed` (403).
-3. Its `serviceAccountName` is the runner SA, and the operator's own SA never runs a Workflow.
+3. Its `serviceAccountName` is the runner SA, the operator's own SA never runs a Workflow, and
+   the template it references picks no other SA for any pod (a template-level
+   `serviceAccountName`, an `executor`, a `podSpecPatch`).
    -> `ServiceAccountNotAllowed` (403).
 4. A Workflow that is not managed may not name the runner SA (nor the operator's SA) anywhere it
-   can pick a pod's service account, including through the WorkflowTemplate it references, so
-   nobody borrows the runner's rights. On UPDATE only newly introduced names count, so the Argo
+   can pick a pod's service account, including through the WorkflowTemplate it references and
+   the templates its steps and tasks call by `templateRef`, so nobody borrows the runner's
+   rights. Templates absent from the cluster view are not judged (Argo fails such Workflows). On UPDATE only newly introduced names count, so the Argo
    controller can always finish a Workflow that existed before the guard.
    -> `ServiceAccountNotAllowed` (403).
 
@@ -172,7 +175,10 @@ def _shape(spec: dict[str, Any]) -> list[decisions.Cause]:
 
 
 def _managed_findings(
-    request: review.AdmissionRequest, policy: model.Policy, namespace: str
+    request: review.AdmissionRequest,
+    view: clusterview.ClusterView,
+    policy: model.Policy,
+    namespace: str,
 ) -> list[Finding]:
     new, old = _dict(request.object), _dict(request.old_object)
     operator = policy.operator_sa
@@ -229,6 +235,21 @@ def _managed_findings(
                 (_forbidden(field, f"must be {policy.runner_sa_name}"),),
             )
         )
+    borrowed = [
+        acc
+        for acc in pod_accounts(spec, view, namespace)
+        if acc.via and acc.value != policy.runner_sa_name
+    ]
+    if borrowed:
+        where = "; ".join(f"{acc.value!r} at {acc.via}" for acc in borrowed)
+        message = (
+            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs every pod as "
+            f"{policy.runner_sa_name}, but its template picks another service account: {where}"
+        )
+        causes = tuple(
+            _forbidden(acc.field, f"{acc.via} runs as {acc.value!r}") for acc in borrowed
+        )
+        findings.append(Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, causes))
     return findings
 
 
@@ -247,31 +268,44 @@ def _patch_names(patch: Any) -> set[str]:
     return {str(data[k]) for k in ("serviceAccountName", "serviceAccount") if k in data}
 
 
-def _sa_fields(spec: dict[str, Any], prefix: str, top: bool = True) -> list[tuple[str, str]]:
-    """(field path, value) of every place in a Workflow(Template) spec that picks a pod's SA."""
-    out: list[tuple[str, str]] = []
+@dataclasses.dataclass(frozen=True, slots=True)
+class Account:
+    """A place that picks a pod's service account: the field, its value and what it came from."""
 
-    def scan(node: dict[str, Any], path: str) -> None:
-        if isinstance(node.get("serviceAccountName"), str):
-            out.append((f"{path}.serviceAccountName", node["serviceAccountName"]))
-        executor = _dict(node.get("executor"))
-        if isinstance(executor.get("serviceAccountName"), str):
-            out.append((f"{path}.executor.serviceAccountName", executor["serviceAccountName"]))
-        out.extend((f"{path}.podSpecPatch", n) for n in _patch_names(node.get("podSpecPatch")))
+    field: str
+    value: str
+    via: str = ""
 
-    if top:
-        scan(spec, prefix)
-    scan(_dict(spec.get("templateDefaults")), f"{prefix}.templateDefaults")
-    templates = spec.get("templates")
-    for i, template in enumerate(templates if isinstance(templates, list) else []):
-        scan(_dict(template), f"{prefix}.templates[{i}]")
+
+def _node_accounts(node: dict[str, Any], path: str, top: bool = True) -> list[Account]:
+    """The SA-picking fields of one spec or template (`top`: include its serviceAccountName)."""
+    out: list[Account] = []
+    if top and isinstance(node.get("serviceAccountName"), str):
+        out.append(Account(f"{path}.serviceAccountName", node["serviceAccountName"]))
+    executor = _dict(node.get("executor"))
+    if isinstance(executor.get("serviceAccountName"), str):
+        out.append(Account(f"{path}.executor.serviceAccountName", executor["serviceAccountName"]))
+    out.extend(Account(f"{path}.podSpecPatch", n) for n in _patch_names(node.get("podSpecPatch")))
     return out
 
 
-def _referenced_template(
-    spec: dict[str, Any], view: clusterview.ClusterView, namespace: str
+def _spec_accounts(spec: dict[str, Any], prefix: str, top: bool = True) -> list[Account]:
+    """Every SA-picking field of a Workflow(Template) spec, its defaults and its templates."""
+    out = _node_accounts(spec, prefix, top)
+    out += _node_accounts(_dict(spec.get("templateDefaults")), f"{prefix}.templateDefaults")
+    for i, template in enumerate(_list(spec.get("templates"))):
+        out += _node_accounts(_dict(template), f"{prefix}.templates[{i}]")
+    return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _lookup(
+    ref: dict[str, Any], view: clusterview.ClusterView, namespace: str
 ) -> tuple[str, dict[str, Any]] | None:
-    ref = _dict(spec.get("workflowTemplateRef"))
+    """The (Cluster)WorkflowTemplate a workflowTemplateRef or templateRef names, if in the view."""
     name = ref.get("name")
     if not isinstance(name, str) or not name:
         return None
@@ -283,6 +317,49 @@ def _referenced_template(
     return None if found is None else (f"{kind.kind} {ns + '/' if ns else ''}{name}", found)
 
 
+def _step_refs(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field path, templateRef) of every step and DAG task that calls another template."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, template in enumerate(_list(spec.get("templates"))):
+        template = _dict(template)
+        for j, group in enumerate(_list(template.get("steps"))):
+            for k, step in enumerate(_list(group)):
+                ref = _dict(_dict(step).get("templateRef"))
+                if ref:
+                    out.append((f"spec.templates[{i}].steps[{j}][{k}].templateRef", ref))
+        for j, task in enumerate(_list(_dict(template.get("dag")).get("tasks"))):
+            ref = _dict(_dict(task).get("templateRef"))
+            if ref:
+                out.append((f"spec.templates[{i}].dag.tasks[{j}].templateRef", ref))
+    return out
+
+
+def pod_accounts(
+    spec: dict[str, Any], view: clusterview.ClusterView, namespace: str
+) -> list[Account]:
+    """Every place a Workflow's pods get their service account: its own spec, the template its
+    workflowTemplateRef names (whose top-level one the Workflow's own overrides), and the
+    templates its steps and tasks call by templateRef."""
+    out = _spec_accounts(spec, "spec")
+    found = _lookup(_dict(spec.get("workflowTemplateRef")), view, namespace)
+    if found is not None:
+        label, template = found
+        own = isinstance(spec.get("serviceAccountName"), str)
+        for acc in _spec_accounts(_dict(template.get("spec")), "spec", top=not own):
+            out.append(Account("spec.workflowTemplateRef", acc.value, f"{label} {acc.field}"))
+    for field, ref in _step_refs(spec):
+        found = _lookup(ref, view, namespace)
+        if found is None:
+            continue
+        label, template = found
+        for i, called in enumerate(_list(_dict(template.get("spec")).get("templates"))):
+            called = _dict(called)
+            if called.get("name") == ref.get("template"):
+                for acc in _node_accounts(called, f"spec.templates[{i}]"):
+                    out.append(Account(field, acc.value, f"{label} {acc.field}"))
+    return out
+
+
 def _reserved_names(
     obj: dict[str, Any], view: clusterview.ClusterView, namespace: str, reserved: set[str]
 ) -> set[tuple[str, str]]:
@@ -290,20 +367,14 @@ def _reserved_names(
     spec = _dict(obj.get("spec"))
     args = repr(_dict(spec.get("arguments")))
     hits: set[tuple[str, str]] = set()
-    for field, value in _sa_fields(spec, "spec"):
-        if value in reserved:
-            hits.add((field, f"names the reserved service account {value!r}"))
-        elif field.endswith("podSpecPatch") and any(name in value for name in reserved):
-            hits.add((field, "an unreadable podSpecPatch naming a reserved service account"))
-        elif "{{" in value and any(name in args for name in reserved):
-            hits.add((field, "takes its service account from arguments naming a reserved one"))
-    found = _referenced_template(spec, view, namespace)
-    if found is not None:
-        label, template = found
-        top = not isinstance(spec.get("serviceAccountName"), str)
-        for tfield, value in _sa_fields(_dict(template.get("spec")), "spec", top=top):
-            if value in reserved:
-                hits.add(("spec.workflowTemplateRef", f"{label} runs as {value!r} ({tfield})"))
+    for acc in pod_accounts(spec, view, namespace):
+        where = f" ({acc.via})" if acc.via else ""
+        if acc.value in reserved:
+            hits.add((acc.field, f"runs as the reserved service account {acc.value!r}{where}"))
+        elif acc.field.endswith("podSpecPatch") and any(n in acc.value for n in reserved):
+            hits.add((acc.field, "an unreadable podSpecPatch naming a reserved service account"))
+        elif "{{" in acc.value and any(name in args for name in reserved):
+            hits.add((acc.field, "takes its service account from arguments naming a reserved one"))
     return hits
 
 
@@ -347,7 +418,7 @@ def findings(
     meta = _dict(request.object.get("metadata"))
     namespace = request.namespace or str(meta.get("namespace") or "")
     if is_managed(request.object, policy) or is_managed(request.old_object, policy):
-        return _managed_findings(request, policy, namespace)
+        return _managed_findings(request, view, policy, namespace)
     return _unmanaged_findings(request, view, policy, namespace)
 
 

@@ -471,7 +471,7 @@ def test_the_denial_on_the_wire() -> None:
         {
             "reason": "FieldValueForbidden",
             "field": "spec.serviceAccountName",
-            "message": f"names the reserved service account '{RUNNER}'",
+            "message": f"runs as the reserved service account '{RUNNER}'",
         }
     ]
 
@@ -505,3 +505,113 @@ def test_odd_shapes_never_crash(obj: dict[str, Any]) -> None:
             )
             decision = workflows.validate_workflow(request, VIEW, POLICY)
             assert decision.allowed or decision.message.startswith(decision.reason)
+
+
+# --- templates reached by reference ----------------------------------------------------------
+
+SNEAKY = yaml.safe_load(
+    """
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterWorkflowTemplate
+metadata: {name: sneaky}
+spec:
+  entrypoint: main
+  serviceAccountName: overridden-by-the-workflow
+  templates:
+    - {name: main, steps: [[{name: s, template: admin}]]}
+    - {name: admin, serviceAccountName: org-admin, container: {image: busybox}}
+"""
+)
+OVERRIDDEN = yaml.safe_load(
+    """
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterWorkflowTemplate
+metadata: {name: overridden}
+spec:
+  entrypoint: main
+  serviceAccountName: overridden-by-the-workflow
+  templates: [{name: main, container: {image: busybox}}]
+"""
+)
+REF_VIEW = clusterview.ClusterIndex(
+    [BORROWING_TEMPLATE, BORROWING_CLUSTER_TEMPLATE, SNEAKY, OVERRIDDEN]
+)
+
+
+def test_a_managed_workflow_runs_no_template_that_picks_another_account() -> None:
+    obj = managed(workflowTemplateRef={"name": "sneaky", "clusterScope": True})
+    decision = decide(obj, view=REF_VIEW)
+    assert (decision.reason, decision.code) == ("ServiceAccountNotAllowed", 403)
+    assert fields(decision) == ["spec.workflowTemplateRef"]
+    assert "'org-admin' at ClusterWorkflowTemplate sneaky spec.templates[1]" in decision.message
+
+
+def test_a_templates_top_level_account_is_overridden_by_the_runner() -> None:
+    obj = managed(workflowTemplateRef={"name": "overridden", "clusterScope": True})
+    assert decide(obj, view=REF_VIEW).allowed
+
+
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        (
+            {
+                "name": "main",
+                "steps": [
+                    [
+                        {
+                            "name": "s",
+                            "templateRef": {
+                                "name": "borrow-step",
+                                "template": "main",
+                                "clusterScope": True,
+                            },
+                        }
+                    ]
+                ],
+            },
+            "spec.templates[0].steps[0][0].templateRef",
+        ),
+        (
+            {
+                "name": "main",
+                "dag": {
+                    "tasks": [{"name": "t", "templateRef": {"name": "borrow", "template": "main"}}]
+                },
+            },
+            None,
+        ),
+        (
+            {
+                "name": "main",
+                "dag": {
+                    "tasks": [
+                        {"name": "a"},
+                        {
+                            "name": "t",
+                            "templateRef": {
+                                "name": "borrow-step",
+                                "template": "main",
+                                "clusterScope": True,
+                            },
+                        },
+                    ]
+                },
+            },
+            "spec.templates[0].dag.tasks[1].templateRef",
+        ),
+    ],
+)
+def test_steps_do_not_borrow_the_runner_through_template_refs(
+    template: dict[str, Any], field: str | None
+) -> None:
+    obj = plain(templates=[template])
+    decision = decide(obj, user=ALICE, view=REF_VIEW)
+    if field is None:  # `borrow` sets its SA at the top level only, which a step never uses
+        assert decision.allowed
+    else:
+        assert decision.reason == "ServiceAccountNotAllowed"
+        assert fields(decision) == [field]
+        assert "ClusterWorkflowTemplate borrow-step spec.templates[0].serviceAccountName" in (
+            decision.causes[0].message
+        )

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import loader
 from webhooks import clusterview, review, workflows
 
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "deep", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("OPGATE_HYPOTHESIS", "ci"))
-
+# Hypothesis profiles (ci/deep) come from tests/conftest.py.
 POLICY = loader.load_policy(None)
 OPERATOR = POLICY.operator_sa.username
 RUNNER = POLICY.runner_sa_name
@@ -225,3 +217,31 @@ def test_a_workflow_that_is_not_managed_is_denied_exactly_when_it_names_the_runn
         assert decision.allowed
     runner = workflows.validate_workflow(request(place(path, RUNNER), user=user), VIEW, POLICY)
     assert runner.reason == "ServiceAccountNotAllowed"
+
+
+@given(
+    others,
+    st.sampled_from(
+        sorted(workflows.MANAGED_SPEC_FIELDS - workflows.CONTROL_FIELDS - {"activeDeadlineSeconds"})
+        + EXTRA_SPEC_FIELDS
+    ),
+    json_values,
+)
+def test_others_never_change_a_managed_spec_field(user: str, key: str, value: Any) -> None:
+    new = copy.deepcopy(MANAGED)
+    if new["spec"].get(key) == value:
+        value = [value]
+    new["spec"][key] = value
+    decision = workflows.validate_workflow(
+        request(new, user=user, operation="UPDATE", old=MANAGED), VIEW, POLICY
+    )
+    assert (decision.reason, decision.code) == ("WorkflowNotAllowed", 403)
+    assert [c.field for c in decision.causes] == [f"spec.{key}"]
+
+
+@given(others, st.sampled_from(sorted(workflows.CONTROL_FIELDS)), json_values)
+def test_lifecycle_controls_are_open_to_everyone(user: str, key: str, value: Any) -> None:
+    new = copy.deepcopy(MANAGED)
+    new["spec"][key] = value
+    req = request(new, user=user, operation="UPDATE", old=MANAGED)
+    assert workflows.validate_workflow(req, VIEW, POLICY).allowed
