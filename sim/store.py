@@ -418,7 +418,6 @@ class Store:
             user=user,
             dry_run=dry_run,
             old=old,
-            uid=self.ids.uid() if self.chain is not None else "",
         )
 
     def _mutate(
