@@ -11,7 +11,8 @@ Format (every path is relative to the scenario file; unknown keys are errors)::
     steps:                            # what pod steps do, by DAG task / step name (or `task(n)`
       verify: {result: ok}            # for retry attempt n, or the template name); keys:
                                       # phase (Succeeded|Failed|Error), message, exitCode,
-                                      # result, duration (seconds, default 10), creates: [objs]
+                                      # result, duration (seconds, default 10), creates: [objs],
+                                      # parameters: {name: value} (output parameters)
     objectFields:                     # fields the cluster sets on objects as they are created
       - {kind: VolumeSnapshot, set: {status.readyToUse: true}}   # optional apiVersion, name
     timeline:                         # actions, in order; the controllers settle after each
@@ -58,7 +59,9 @@ TOP_KEYS = frozenset(
 WRITE_ACTIONS = ("create", "apply", "update", "delete")
 ACTIONS = (*WRITE_ACTIONS, "set", "steps", "advance", "suspend", "resume")
 ACTIONS += ("restartController", "expect")
-OUTCOME_KEYS = frozenset({"phase", "message", "exitCode", "result", "duration", "creates"})
+OUTCOME_KEYS = frozenset(
+    {"phase", "message", "exitCode", "result", "duration", "creates", "parameters"}
+)
 EXPECT_KINDS = ("operation", "workflow", "object")
 
 
@@ -155,7 +158,9 @@ class _Reader:
         creates = self.listing(data.get("creates", []), f"{path}.creates")
         for i, obj in enumerate(creates):
             self.mapping(obj, f"{path}.creates[{i}]")
+        params = self.mapping(data.get("parameters", {}), f"{path}.parameters")
         return world.Outcome(
+            parameters=tuple((str(k), str(v)) for k, v in params.items()),
             phase=phase,
             message=str(data.get("message", "")),
             exit_code=code,

@@ -146,14 +146,23 @@ class _Dag:
                 )  # fmt: skip
                 self.connect(task_name, node_name)
                 return
-            self.connect(task_name, node_name)
             if not proceed:
+                self.connect(task_name, node_name)
                 self.op.init_node(
                     node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.SKIPPED, tmpl_name,
                     f"when '{when}' evaluated false", task,
                 )  # fmt: skip
                 return
-        args = self._arguments(task_name, task)
+            try:
+                args = self._arguments(task_name, task)
+            except substitute.MissingVariable:
+                return  # Argo requeues until the value exists
+            self.connect(task_name, node_name)
+        else:
+            try:
+                args = self._arguments(task_name, task)
+            except substitute.MissingVariable:
+                return
         try:
             self.op.execute(node_name, task, args, boundary_id)
         except errors.TemplateError as exc:
@@ -169,7 +178,9 @@ class _Dag:
                 continue
             param = dict(param)
             if "value" in param:
-                param["value"] = substitute.substitute(str(param["value"]), scope)
+                param["value"] = substitute.substitute(
+                    str(param["value"]), scope, ("tasks", "steps")
+                )
             out.append(param)
         return out
 

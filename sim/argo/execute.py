@@ -413,9 +413,20 @@ class Operation:
         if phase != nodes.RUNNING:
             self.mark(node, phase, message)
 
-    def _finish_pod(self, node: Obj, outcome: world.Outcome, at: dt.datetime) -> None:
+    def _finish_pod(self, node: Obj, tmpl: Obj, outcome: world.Outcome, at: dt.datetime) -> None:
         phase = outcome.phase if outcome.phase in (nodes.FAILED, nodes.ERROR) else nodes.SUCCEEDED
         node["outputs"] = {"result": outcome.result, "exitCode": str(outcome.code)}
+        given = dict(outcome.parameters)
+        declared = (tmpl.get("outputs") or {}).get("parameters") or []
+        params = []
+        for param in declared:
+            if not isinstance(param, dict):
+                continue
+            name = str(param.get("name"))
+            default = (param.get("valueFrom") or {}).get("default", param.get("default", ""))
+            params.append({"name": name, "value": str(given.get(name, default))})
+        if params:
+            node["outputs"]["parameters"] = params
         node["phase"] = phase
         node["finishedAt"] = nodes.timestamp(at)
         if phase == nodes.FAILED:
@@ -444,7 +455,7 @@ class Operation:
                 outcome = self.world.outcome(self.step_ref(node))
                 end = started + dt.timedelta(seconds=max(0, outcome.duration))
                 if end <= self.now:
-                    self._finish_pod(node, outcome, end)
+                    self._finish_pod(node, tmpl, outcome, end)
             elif nodes.is_active_suspend(node):
                 seconds = self._suspend_seconds(node)
                 if seconds is not None and started + dt.timedelta(seconds=seconds) <= self.now:

@@ -39,7 +39,7 @@ class Outcome:
     """What one pod step does: final phase, message, exit code, stdout result, duration.
 
     `creates` are objects the step creates when it finishes successfully (what a script that
-    runs kubectl would do).
+    runs kubectl would do); `parameters` are the values of its declared output parameters.
     """
 
     phase: str = "Succeeded"  # Succeeded | Failed | Error
@@ -48,6 +48,7 @@ class Outcome:
     result: str = ""
     duration: int = DEFAULT_DURATION
     creates: tuple[Obj, ...] = ()
+    parameters: tuple[tuple[str, str], ...] = ()  # output parameters by name
 
     @property
     def code(self) -> int:
