@@ -177,3 +177,13 @@ def test_the_rbac_review_finds_nothing_in_what_we_ship(
     out = capsys.readouterr().out
     findings: list[dict[str, Any]] = json.loads(out)
     assert (code, findings) == (0, [])
+
+
+def test_the_example_runner_in_the_cluster_state_is_this_role() -> None:
+    """deploy/examples' runner (the lead's cluster state) grants what deploy/runner grants."""
+    example = c.DEPLOY / "examples" / "cluster-state" / "runner-org-myteam.yaml"
+    if not example.is_file():
+        pytest.skip(f"{example} not present")
+    objs = c.documents(example.read_text())
+    ours = c.one(c.raw("runner"), "Role", "vworkspace-operation-runner")
+    assert rules_of(c.one(objs, "Role", "vworkspace-operation-runner")) == rules_of(ours)
