@@ -246,10 +246,10 @@ def _managed_findings(
             f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs every pod as "
             f"{policy.runner_sa_name}, but its template picks another service account: {where}"
         )
-        causes = tuple(
+        picked = tuple(
             _forbidden(acc.field, f"{acc.via} runs as {acc.value!r}") for acc in borrowed
         )
-        findings.append(Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, causes))
+        findings.append(Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, picked))
     return findings
 
 
