@@ -1,0 +1,133 @@
+"""Scenario runs: every shipped scenario holds, runs replay, failures and features are reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim import printers, runner, scenario
+from tests.sim import argofixtures as fx
+
+SCENARIOS = fx.REPO / "sim" / "scenarios"
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+OP = "nextcloud-myteam-migrate-2026-05-28"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenario_holds(path: Path) -> None:
+    result = runner.run(scenario.load(path))
+    assert result.ok, printers.timeline(result)
+
+
+def _scenario(tmp_path: Path, body: str) -> scenario.Scenario:
+    head = (
+        f"clusterState: [{fx.REPO}/deploy/crds, {fx.REPO}/deploy/examples/cluster-state, "
+        f"{fx.REPO}/deploy/workflows, {SCENARIOS}/manifests/volumesnapshot-crd.yaml]\n"
+    )
+    path = tmp_path / "case.yaml"
+    path.write_text(head + body, encoding="utf-8")
+    return scenario.load(path)
+
+
+def test_migration_decisions_and_final_objects() -> None:
+    result = runner.run(scenario.load(SCENARIOS / "migration-succeeds.yaml"))
+    made = [(d.kind, d.user, d.allowed) for d in result.decisions]
+    assert ("Operation", "alice", True) in made
+    assert ("Workflow", "system:serviceaccount:vworkspace-system:vworkspace-operator", True) in made
+    wf = next(o for o in result.objects if o["kind"] == "Workflow")
+    assert wf["metadata"]["labels"]["workflows.argoproj.io/phase"] == "Succeeded"
+    assert wf["metadata"]["labels"]["workflows.argoproj.io/completed"] == "true"
+    snapshot = next(o for o in result.objects if o["kind"] == "VolumeSnapshot")
+    assert snapshot["metadata"]["name"] == f"pre-migrate-{wf['metadata']['uid']}"
+    op = next(o for o in result.objects if o["kind"] == "Operation" and o["metadata"]["name"] == OP)
+    assert op["status"]["outputs"]["runId"] == wf["metadata"]["uid"]
+
+
+def test_same_seed_same_run_other_seed_other_uids() -> None:
+    scen = scenario.load(SCENARIOS / "verify-fails.yaml")
+    one, two = printers.to_json([runner.run(scen)]), printers.to_json([runner.run(scen)])
+    assert one == two
+    other = printers.to_json([runner.run(scen, seed=99)])
+    uids = lambda out: [o["metadata"].get("uid") for o in out["objects"]]  # noqa: E731
+    assert uids(other) != uids(one)
+
+
+def test_failed_expectations_name_their_place(tmp_path: Path) -> None:
+    scen = _scenario(
+        tmp_path,
+        "timeline:\n"
+        "  - create: {file: "
+        + str(fx.REPO / "deploy/examples/bad/02-engine-not-installed.yaml")
+        + ", expect: {allowed: true}}\n"
+        "expect:\n"
+        "  - operation: {namespace: org-myteam, name: nope, phase: Succeeded}\n",
+    )
+    result = runner.run(scen)
+    assert not result.ok
+    wheres = [f.where for f in result.failures]
+    assert wheres == ["timeline[0].create.expect", "expect[0].operation"]
+    assert "EngineNotInstalled" in result.failures[0].message
+    assert "FAIL" in printers.timeline(result)
+
+
+def test_dry_run_is_decided_but_not_stored(tmp_path: Path) -> None:
+    scen = _scenario(
+        tmp_path,
+        "timeline:\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml, dryRun: true, expect: {{allowed: true}}}}\n"
+        "expect:\n"
+        f"  - object: {{apiVersion: ops.vworkspace.io/v1alpha1, kind: Operation, namespace: org-myteam, name: {OP}, exists: false}}\n",
+    )
+    result = runner.run(scen)
+    assert result.ok, printers.timeline(result)
+    assert [d.allowed for d in result.decisions] == [True]
+
+
+def test_restart_and_set_and_timeline_expectations(tmp_path: Path) -> None:
+    scen = _scenario(
+        tmp_path,
+        "steps: {verify: {result: ok}, migrate: {duration: 60}}\n"
+        "timeline:\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml}}\n"
+        "  - advance: 25\n"
+        "  - restartController: all\n"
+        "  - expect:\n"
+        f"      - workflow: {{namespace: org-myteam, name: {OP}, phase: Running, nodes: {{snapshot: Running}}}}\n"
+        "  - set: {apiVersion: snapshot.storage.k8s.io/v1, kind: VolumeSnapshot, namespace: org-myteam,\n"
+        "          name: pre-migrate-will-not-exist, fields: {status.readyToUse: true}}\n"
+        "  - advance: 3600\n"
+        "expect:\n"
+        f"  - operation: {{namespace: org-myteam, name: {OP}, phase: Failed,\n"
+        "      conditions: {Failed: {reason: WorkflowFailed, message: 'snapshot: Step exceeded its deadline'}}}\n",
+    )
+    result = runner.run(scen)
+    assert [f.where for f in result.failures] == ["timeline[4].set"]
+    assert "not found" in result.failures[0].message
+
+
+def test_steps_action_changes_outcomes_midway(tmp_path: Path) -> None:
+    scen = _scenario(
+        tmp_path,
+        "objectFields: [{kind: VolumeSnapshot, set: {status.readyToUse: true}}]\n"
+        "timeline:\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml}}\n"
+        "  - steps: {verify: {result: degraded}, prechecks: {parameters: {chartVersion: 6.6.4}}}\n"
+        "expect:\n"
+        f"  - workflow: {{namespace: org-myteam, name: {OP}, phase: Succeeded, nodes: {{rollback: Succeeded, unquiesce: Skipped}}}}\n",
+    )
+    result = runner.run(scen)
+    assert result.ok, printers.timeline(result)
+    texts = [e.text for e in result.events if e.kind == "node"]
+    assert any("rollback: Succeeded" in t for t in texts)
+
+
+def test_json_has_decisions_and_objects() -> None:
+    result = runner.run(scenario.load(SCENARIOS / "schema-violations.yaml"))
+    out = printers.to_json([result])
+    assert {"decisions", "objects"} <= set(out)
+    denial = out["decisions"][0]
+    assert denial["allowed"] is False
+    assert denial["reason"] == "ParametersInvalid"
+    assert denial["code"] == 422
+    assert denial["scenario"] == "schema violations"
