@@ -66,6 +66,14 @@ def test_every_built_in_object_validates(fixture: str, request: pytest.FixtureRe
     assert {k: v for k, v in problems.items() if v} == {}
 
 
+def test_every_built_in_manifest_validates_as_written(manifests: list[c.Obj]) -> None:
+    """The same check without kubectl: our files before kustomize touches them."""
+    checked = [o for o in manifests if o["kind"] not in ARGO_KINDS | CERT_MANAGER_KINDS]
+    assert len(checked) >= 15
+    problems = {f"{o['kind']}/{o['metadata']['name']}": k8s_errors(o) for o in checked}
+    assert {k: v for k, v in problems.items() if v} == {}
+
+
 @pytest.mark.parametrize("fixture", ["base", "cert_manager"])
 def test_every_argo_object_validates(
     fixture: str, request: pytest.FixtureRequest, argo_validator: Callable[[c.Obj], list[str]]
