@@ -50,6 +50,11 @@ def test_the_webhook_serves_tls_from_its_secret_with_probes() -> None:
     assert mounts["tls"]["readOnly"] is True
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == "opgate-webhook-tls"
+    # The non-root process can read the files: world-readable, or group-readable via fsGroup.
+    mode = volumes["tls"]["secret"].get("defaultMode", 0o644)
+    group_reads = mode & 0o040 and pod["securityContext"].get("fsGroup") is not None
+    assert mode & 0o004 or group_reads
+    assert not mode & 0o002  # nobody writes them
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"https": 8443, "http-health": 8080}
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
