@@ -137,3 +137,18 @@ def test_the_source_operation_materializes_into_a_workflow_the_guard_admits(
     assert workflows.validate_workflow(request, view, POLICY).allowed
     stranger = review.request_review(workflow, username="alice")
     assert workflows.validate_workflow(stranger, view, POLICY).reason == "WorkflowNotAllowed"
+
+
+def test_kubectl_steps_have_a_writable_home(library: dict[str, c.Obj]) -> None:
+    """kubectl writes its discovery cache under $HOME; the root filesystem is read-only."""
+    for template in library.values():
+        for step in template["spec"]["templates"]:
+            body = step.get("script") or step.get("container") or {}
+            if "kubectl" not in body.get("source", ""):
+                continue
+            env = {e["name"]: e["value"] for e in body.get("env", [])}
+            mounts = {m["mountPath"] for m in body.get("volumeMounts", [])}
+            assert env.get("HOME") in mounts, step["name"]
+            volumes = {v["name"]: v for v in step.get("volumes", [])}
+            (mount,) = [m for m in body["volumeMounts"] if m["mountPath"] == env["HOME"]]
+            assert "emptyDir" in volumes[mount["name"]], step["name"]
