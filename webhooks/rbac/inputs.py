@@ -18,13 +18,15 @@ from webhooks import kinds, manifests
 from webhooks.rbac import errors, roles
 
 Obj = dict[str, Any]
-# The four RBAC kinds as (kind, list path under /apis/rbac.authorization.k8s.io/v1).
+# The four RBAC kinds with the RbacAuthorizationV1Api method that lists each cluster-wide.
 RBAC_LISTS = (
-    (kinds.CLUSTER_ROLE, "clusterroles"),
-    (kinds.CLUSTER_ROLE_BINDING, "clusterrolebindings"),
-    (kinds.ROLE, "roles"),
-    (kinds.ROLE_BINDING, "rolebindings"),
+    (kinds.CLUSTER_ROLE, "list_cluster_role"),
+    (kinds.CLUSTER_ROLE_BINDING, "list_cluster_role_binding"),
+    (kinds.ROLE, "list_role_for_all_namespaces"),
+    (kinds.ROLE_BINDING, "list_role_binding_for_all_namespaces"),
 )
+# Seconds one list call may take before the review gives up on the cluster.
+LIST_TIMEOUT = 30
 RBAC_KINDS = frozenset(k.kind for k, _ in RBAC_LISTS)
 
 
@@ -104,6 +106,15 @@ def from_paths(paths: Iterable[str]) -> Loaded:
     return Loaded(objects, locations)
 
 
+def _status_message(raw: Any) -> str:
+    """The message of a Kubernetes Status body, or "" when it has none."""
+    try:
+        body = json.loads(raw)
+    except (TypeError, ValueError):
+        return ""
+    return str(body.get("message") or "") if isinstance(body, dict) else ""
+
+
 def from_cluster(kubeconfig: str | None, context: str | None = None) -> Loaded:
     """Every Role, ClusterRole and binding of a live cluster (list calls, no watch)."""
     from kubernetes import client, config  # imported lazily: only the live mode needs it
@@ -113,25 +124,30 @@ def from_cluster(kubeconfig: str | None, context: str | None = None) -> Loaded:
     except Exception as exc:  # the client raises several unrelated types for a bad kubeconfig
         raise errors.ClusterReadError(f"cannot load kubeconfig {kubeconfig!r}: {exc}") from None
     objects: list[Obj] = []
+    rbac = client.RbacAuthorizationV1Api(api)
     with api:
-        for kind, plural in RBAC_LISTS:
-            path = f"/apis/{kinds.RBAC_GROUP}/v1/{plural}"
+        for kind, method in RBAC_LISTS:
+            path = f"/apis/{kinds.RBAC_GROUP}/{kind.version}/{kind.plural}"
             try:
-                response = api.call_api(
-                    path,
-                    "GET",
-                    header_params={"Accept": "application/json"},
-                    auth_settings=["BearerToken"],
-                    _preload_content=False,
-                    _request_timeout=30,
+                response = getattr(rbac, method)(
+                    _preload_content=False, _request_timeout=LIST_TIMEOUT
                 )
-                body = json.loads(response[0].data)
+                raw = response.data if hasattr(response, "data") else response.read()
+                status = int(getattr(response, "status", 200))
+                body = json.loads(raw)
             except client.ApiException as exc:
                 raise errors.ClusterReadError(
-                    f"GET {path} failed: {exc.status} {exc.reason}"
+                    f"GET {path} failed: HTTP {exc.status} {_status_message(exc.body) or exc.reason}"
                 ) from None
             except Exception as exc:  # connection refused, TLS, timeouts, bad JSON
                 raise errors.ClusterReadError(f"GET {path} failed: {exc}") from None
+            if status >= 400:
+                message = body.get("message", "") if isinstance(body, dict) else ""
+                raise errors.ClusterReadError(
+                    f"GET {path} failed: HTTP {status} {message}".rstrip()
+                )
+            if not isinstance(body, dict) or not isinstance(body.get("items") or [], list):
+                raise errors.ClusterReadError(f"GET {path} did not return a {kind.kind}List")
             for item in body.get("items") or ():
                 meta = item.get("metadata") if isinstance(item, dict) else None
                 if isinstance(meta, dict) and isinstance(meta.get("name"), str):
