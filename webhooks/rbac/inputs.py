@@ -28,6 +28,10 @@ RBAC_LISTS = (
 # Seconds one list call may take before the review gives up on the cluster.
 LIST_TIMEOUT = 30
 RBAC_KINDS = frozenset(k.kind for k, _ in RBAC_LISTS)
+# Where `kubectl apply` puts a namespaced manifest that names no namespace (the context's
+# namespace, `default` unless configured): a Role/RoleBinding template is reviewed there.
+DEFAULT_NAMESPACE = "default"
+NAMESPACED_RBAC = frozenset({"Role", "RoleBinding"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,15 +77,32 @@ def _locate(text: str, file: str) -> dict[roles.Ref, Location]:
             kind = _scalar(_node_value(node, "kind")) if node is not None else ""
             if meta is None or kind not in RBAC_KINDS:
                 continue
-            ref = roles.Ref(
-                kind, _scalar(_node_value(meta, "namespace")), _scalar(_node_value(meta, "name"))
-            )
+            namespace = _scalar(_node_value(meta, "namespace"))
+            if kind in NAMESPACED_RBAC and not namespace:
+                namespace = DEFAULT_NAMESPACE
+            ref = roles.Ref(kind, namespace, _scalar(_node_value(meta, "name")))
             out.setdefault(ref, Location(file, node.start_mark.line + 1))
     return out
 
 
+def with_namespace(obj: Obj, namespace: str = DEFAULT_NAMESPACE) -> Obj:
+    """A Role or RoleBinding without a namespace placed in `namespace`; others unchanged."""
+    if obj.get("kind") not in NAMESPACED_RBAC or not str(obj.get("apiVersion", "")).startswith(
+        kinds.RBAC_GROUP
+    ):
+        return obj
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or meta.get("namespace"):
+        return obj
+    return {**obj, "metadata": {**meta, "namespace": namespace}}
+
+
 def from_paths(paths: Iterable[str]) -> Loaded:
-    """Every object in files, directories or `-` (stdin), with the location of RBAC objects."""
+    """Every object in files, directories or `-` (stdin), with the location of RBAC objects.
+
+    A Role or RoleBinding without a namespace (a template such as `deploy/runner`) is read as
+    being in `default`, where `kubectl apply` would put it.
+    """
     objects: list[Obj] = []
     locations: dict[roles.Ref, Location] = {}
     for raw in paths:
@@ -99,7 +120,7 @@ def from_paths(paths: Iterable[str]) -> Loaded:
                     text = Path(file).read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise webhook_errors.ManifestError(file, f"cannot read: {exc}") from None
-            objects.extend(manifests.parse_documents(text, file))
+            objects.extend(with_namespace(o) for o in manifests.parse_documents(text, file))
             if file != "<stdin>":
                 for ref, where in _locate(text, file).items():
                     locations.setdefault(ref, where)

@@ -271,3 +271,20 @@ def test_unreachable_cluster_exits_2(capsys, tmp_path):
     assert code == 2 and "GET /apis/rbac.authorization.k8s.io/v1/clusterroles failed" in err
     code, _, err = run(capsys, "--kubeconfig", str(tmp_path / "absent"))
     assert code == 2 and "cannot load kubeconfig" in err
+
+
+def test_namespace_less_templates_are_reviewed_in_default(capsys, tmp_path):
+    path = tmp_path / "template.yaml"
+    template = [
+        b.role("reader", b.rule(["get"], ["secrets"]), ns="x"),
+        b.binding("reader", "reader", b.sa("app"), ns="x", role_kind="Role"),
+    ]
+    for obj in template:
+        del obj["metadata"]["namespace"]
+    path.write_text(yaml.safe_dump_all(template))
+    code, out, _ = run(capsys, str(path), "-o", "sarif")
+    assert code == 0
+    (result,) = json.loads(out)["runs"][0]["results"]
+    assert result["properties"]["subject"] == "ServiceAccount/default/app"
+    assert result["properties"]["scope"] == "namespace:default"
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] > 1
