@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -79,6 +82,8 @@ class Metrics:
             "1 once every cache has finished its initial list, else 0.",
             registry=r,
         )
+        self._counters: dict[tuple[str, str, bool, str], Any] = {}
+        self._histograms: dict[str, Any] = {}
         self.cert_reloads = Counter(
             "opgate_cert_reloads",
             "Serving certificate reloads after a file change, by result (ok, error).",
@@ -90,8 +95,22 @@ class Metrics:
         self, webhook: str, operation: str, allowed: bool, reason: str, seconds: float
     ) -> None:
         """Count one answered admission request."""
-        self.requests.labels(webhook, operation, "true" if allowed else "false", reason).inc()
-        self.duration.labels(webhook).observe(seconds)
+        key = (webhook, operation, allowed, reason)
+        counter = self._counters.get(key)
+        if counter is None:  # label lookups cost more than the count: keep the children
+            counter = self.requests.labels(
+                webhook, operation, "true" if allowed else "false", reason
+            )
+            self._counters[key] = counter
+        counter.inc()
+        histogram = self._histograms.get(webhook)
+        if histogram is None:
+            histogram = self._histograms[webhook] = self.duration.labels(webhook)
+        histogram.observe(seconds)
+
+    def track_in_flight(self, count: Callable[[], float]) -> None:
+        """Report the in-flight gauge from a counter the server keeps (read at scrape time)."""
+        self.in_flight.set_function(count)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

@@ -57,6 +57,11 @@ def parse_timeout(text: str | None) -> float:
     return min(total, MAX_TIMEOUT)
 
 
+def may_be_too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """False when the raw JSON has too few brackets to nest deeper than `limit` (C-speed)."""
+    return body.count(b"{") + body.count(b"[") > limit
+
+
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether decoded JSON nests arrays/objects deeper than `limit`."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -81,7 +86,10 @@ class State:
     ready: Callable[[], bool] = lambda: True
     decide: Decide = handler.handle
     draining: bool = False
-    active: int = 0  # requests being answered (the in-flight gauge, readable)
+    active: int = 0  # requests being answered: the in-flight gauge reads it at scrape time
+
+    def __post_init__(self) -> None:
+        self.metrics.track_in_flight(lambda: self.active)
 
 
 STATE = web.AppKey("state", State)
@@ -96,8 +104,6 @@ async def admit(request: web.Request) -> web.StreamResponse:
     """Answer one AdmissionReview POST."""
     state = request.app[STATE]
     path = request.path
-    mets = state.metrics
-    mets.in_flight.inc()
     state.active += 1
     try:
         response = await _admit(request, state, path)
@@ -106,7 +112,6 @@ async def admit(request: web.Request) -> web.StreamResponse:
         response = _error(400, "could not process this request; see opgate's logs")
     finally:
         state.active -= 1
-        mets.in_flight.dec()
     if state.draining:
         response.force_close()  # keep-alive clients reconnect to another replica
     return response
@@ -135,7 +140,7 @@ async def _read(request: web.Request, path: str, mets: metrics.Metrics) -> Any:
         if "depth" in str(exc) or "recursion" in str(exc):  # orjson's own bound (1024)
             return _error(400, f"request body is nested deeper than {MAX_DEPTH} levels")
         return _error(400, f"request body is not valid JSON: {exc}")
-    if too_deep(doc):
+    if may_be_too_deep(body) and too_deep(doc):
         mets.malformed.labels(path, "400").inc()
         return _error(400, f"request body is nested deeper than {MAX_DEPTH} levels")
     return doc

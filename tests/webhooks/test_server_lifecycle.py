@@ -101,8 +101,8 @@ def test_in_process_shutdown_finishes_requests_in_flight(tls_dir: Path) -> None:
             )
             for i in range(4)
         ]
-        gauge = srv.state.metrics.in_flight
-        _poll(lambda: gauge._value.get() == 4, "four requests in flight")
+        _poll(lambda: srv.state.active == 4, "four requests in flight")
+        assert "opgate_admission_requests_in_flight 4.0" in srv.health("/metrics")[1].decode()
         stopping = asyncio.run_coroutine_threadsafe(srv.server.stop(), srv.loop)
         _poll(lambda: _refused(srv.port), "the listener closed")
         answers = [p.finish() for p in pending]
