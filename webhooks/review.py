@@ -174,7 +174,7 @@ def response(uid: str, decision: decisions.Decision) -> ReviewJSON:
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": out}
 
 
-def request_review(
+def request_body(
     obj: dict[str, Any],
     *,
     operation: str = "CREATE",
@@ -183,21 +183,34 @@ def request_review(
     username: str = "",
     groups: tuple[str, ...] = (),
     dry_run: bool = False,
-) -> AdmissionRequest:
-    """An AdmissionRequest for a manifest, as kube-apiserver would send it (offline use)."""
+    plural: str = "",
+) -> dict[str, Any]:
+    """The AdmissionReview kube-apiserver would send for writing `obj` (offline use, demos)."""
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.rpartition("/")
-    meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-    return AdmissionRequest(
-        uid=uid,
-        operation=operation,
-        kind=str(obj.get("kind", "")),
-        group=group,
-        version=version,
-        namespace=str(meta.get("namespace") or ""),
-        name=str(meta.get("name") or ""),
-        object=None if operation == "DELETE" else obj,
-        old_object=old,
-        user=UserInfo(username=username, groups=groups),
-        dry_run=dry_run,
-    )
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    gvk = {"group": group, "version": version, "kind": kind}
+    resource = {"group": group, "version": version, "resource": plural or kind.lower() + "s"}
+    request: dict[str, Any] = {
+        "uid": uid,
+        "kind": gvk,
+        "resource": resource,
+        "requestKind": gvk,
+        "requestResource": resource,
+        "name": str(meta.get("name") or ""),
+        "operation": operation,
+        "userInfo": {"username": username, "groups": list(groups)},
+        "object": None if operation == "DELETE" else obj,
+        "oldObject": old,
+        "dryRun": dry_run,
+    }
+    if meta.get("namespace"):
+        request["namespace"] = str(meta["namespace"])
+    return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "request": request}
+
+
+def request_review(obj: dict[str, Any], **kwargs: Any) -> AdmissionRequest:
+    """The parsed AdmissionRequest for writing `obj`; keywords as for `request_body`."""
+    return parse_request(request_body(obj, **kwargs))
