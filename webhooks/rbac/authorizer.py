@@ -163,7 +163,7 @@ def identity_grants(
     resolver: roles.Resolver | None = None,
 ) -> list[Grant]:
     """Every grant an identity holds, through any binding subject that names it."""
-    resolver = resolver or roles.Resolver(view)
+    resolver = resolver or roles.resolver_for(view)
     out: list[Grant] = []
     for binding in _bindings_for(view, who):
         for entry in clusterview.subjects_of(binding):
@@ -184,7 +184,7 @@ def effective_rules(
     By default through every binding that names its identity (for a ServiceAccount: itself, its
     user name and its groups). With `direct=True`, only bindings that name the subject itself.
     """
-    resolver = resolver or roles.Resolver(view)
+    resolver = resolver or roles.resolver_for(view)
     if not direct:
         return identity_grants(view, subjects.identity(subject), resolver)
     out: list[Grant] = []
@@ -259,7 +259,7 @@ def who_can(
     otherwise RoleBindings of that namespace count too. ServiceAccount subjects of a
     ClusterRoleBinding without a namespace are invalid and never listed.
     """
-    resolver = roles.Resolver(view)
+    resolver = roles.resolver_for(view)
     name = request_name(verb, subresource, name)
     found: dict[tuple[Subject, roles.Ref | None, roles.Ref], Access] = {}
     for binding in all_bindings(view, namespace or None):
@@ -281,7 +281,7 @@ def who_can(
 
 def diagnostics(view: clusterview.ClusterView) -> list[str]:
     """Problems in the input that make a binding grant less than it seems, one line each."""
-    resolver = roles.Resolver(view)
+    resolver = roles.resolver_for(view)
     out: list[str] = []
     for binding in all_bindings(view):
         bref = roles.Ref.of(binding)

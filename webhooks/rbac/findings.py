@@ -254,11 +254,18 @@ def for_subject(
 
     With `direct=True` only bindings that name the subject itself count. Subject rules
     (anonymous, default SA, system:masters, ...) judge the subject named, not its groups.
+    Answers are reused until the view's `revision` changes.
     """
     cat = rules or catalogue.default()
-    resolver = roles.Resolver(view)
+    resolver = roles.resolver_for(view)
+    key = ("for_subject", subject, direct, id(cat))
+    cached = resolver.memo.get(key)
+    if cached is not None and cached[0] is cat:
+        return list(cached[1])
     grants = authorizer.effective_rules(view, subject, direct=direct, resolver=resolver)
-    return judge(cat, resolver, subject, grants)
+    found = judge(cat, resolver, subject, grants)
+    resolver.memo[key] = (cat, tuple(found))
+    return found
 
 
 def highest(found: Iterable[Finding]) -> str | None:
@@ -285,7 +292,7 @@ def review(
     to resolve bindings but are never judged on their own.
     """
     cat = rules or catalogue.default()
-    resolver = roles.Resolver(view)
+    resolver = roles.resolver_for(view)
     per_subject: dict[Subject, list[authorizer.Grant]] = {}
     bound: set[roles.Ref] = set()
     for binding in authorizer.all_bindings(view):

@@ -10,6 +10,7 @@ as the clusterrole-aggregation controller converges to), and the built-in roles 
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any
 
 from webhooks import clusterview, kinds
@@ -160,6 +161,8 @@ class Resolver:
         self.view = view
         self._rules: dict[Ref, tuple[Rule, ...] | None] = {}
         self._cluster_roles: dict[str, Obj] | None = None
+        # Results derived from this view by other modules (findings per subject), same lifetime.
+        self.memo: dict[Any, Any] = {}
 
     def cluster_roles(self) -> dict[str, Obj]:
         """Every ClusterRole by name: the input's, plus built-ins the input lacks."""
@@ -176,7 +179,10 @@ class Resolver:
     def role(self, ref: Ref) -> Obj | None:
         """The Role or ClusterRole a reference names, or None when absent."""
         if ref.kind == "ClusterRole":
-            return self.cluster_roles().get(ref.name)
+            if self._cluster_roles is not None:
+                return self._cluster_roles.get(ref.name)
+            found = self.view.get(kinds.CLUSTER_ROLE.group, "ClusterRole", "", ref.name)
+            return found if found is not None else builtins.CLUSTER_ROLES.get(ref.name)
         return self.view.get(kinds.ROLE.group, "Role", ref.namespace, ref.name)
 
     def rules(self, ref: Ref) -> tuple[Rule, ...] | None:
@@ -219,3 +225,27 @@ class Resolver:
             if any(selector_matches(s, labels) for s in selectors):
                 out.append(other)
         return out
+
+
+# One Resolver per view while the view's `revision` stays the same: admission asks about the
+# runner SA on every Operation, and aggregation is the only part that scans all ClusterRoles.
+_SHARED: weakref.WeakKeyDictionary[Any, tuple[int, Resolver]] = weakref.WeakKeyDictionary()
+
+
+def resolver_for(view: clusterview.ClusterView) -> Resolver:
+    """A Resolver for the view, reused until the view's `revision` changes.
+
+    Views without an integer `revision` (or that cannot be weakly referenced) get a fresh one.
+    """
+    revision = getattr(view, "revision", None)
+    if not isinstance(revision, int):
+        return Resolver(view)
+    try:
+        cached = _SHARED.get(view)
+    except TypeError:
+        return Resolver(view)
+    if cached is not None and cached[0] == revision:
+        return cached[1]
+    resolver = Resolver(view)
+    _SHARED[view] = (revision, resolver)
+    return resolver

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import shutil
@@ -20,12 +21,18 @@ TARGETS = ["deploy", "deploy/overlays/cert-manager", "deploy/runner"]
 
 
 def render(target: str) -> str:
+    """`kubectl kustomize` of a target, or a skip saying why it cannot be rendered here."""
     if KUBECTL is None:
         pytest.skip("kubectl is not on PATH (kubectl 1.32 with kustomize v5 renders deploy/)")
     if not (REPO / target / "kustomization.yaml").exists():
         pytest.skip(f"{target}/kustomization.yaml is not in this checkout")
+    return _kustomize(target)
+
+
+@functools.cache
+def _kustomize(target: str) -> str:
     done = subprocess.run(
-        [KUBECTL, "kustomize", str(REPO / target)],
+        [str(KUBECTL), "kustomize", str(REPO / target)],
         capture_output=True,
         text=True,
         timeout=120,
