@@ -70,6 +70,11 @@ def collection_path(kind: kinds.Kind) -> str:
     return f"/api/{kind.version}/{kind.plural}"
 
 
+def _name_of(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
 class Gone(Exception):
     """The resourceVersion is too old (HTTP 410): list again."""
 
@@ -147,7 +152,7 @@ class Reflector:
             raise client.ApiException(status=resp.status, reason=resp.reason)
         doc = orjson.loads(data)
         items = [self._fixed(i) for i in doc.get("items") or () if isinstance(i, dict)]
-        self.index.replace_kind(self.kind.group, self.kind.kind, items)
+        self._replace(items)
         self.resource_version = str((doc.get("metadata") or {}).get("resourceVersion") or "")
         if self.metrics is not None:
             self.metrics.cache_syncs.labels(self.kind.kind).inc()
@@ -158,6 +163,17 @@ class Reflector:
             "listed",
             extra={"kind": self.kind.kind, "count": len(items), "rv": self.resource_version},
         )
+
+    def _replace(self, items: list[dict[str, Any]]) -> None:
+        """Make the index hold exactly `items` for this kind, without a moment where an object
+        that exists before and after is missing (readers never see a half-done relist)."""
+        group, kind = self.kind.group, self.kind.kind
+        keep = {_name_of(i) for i in items}
+        stale = [o for o in self.index.list(group, kind) if _name_of(o) not in keep]
+        for obj in items:
+            self.index.upsert(obj)
+        for obj in stale:
+            self.index.delete(obj)
 
     def _lines(self, response: Any) -> Iterator[bytes]:
         buffer = b""

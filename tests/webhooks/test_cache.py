@@ -232,3 +232,30 @@ def test_connect_without_credentials_says_what_to_pass(tmp_path, monkeypatch) ->
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(errors.UsageError, match="pass --kubeconfig PATH"):
         cache.connect(str(tmp_path / "missing-kubeconfig"))
+
+
+def test_relist_never_hides_an_object_that_stays(fake, live) -> None:
+    """While a relist replaces a kind, readers keep seeing the objects present before and after."""
+    live.start()
+    eventually(lambda: live.synced, "sync")
+    reflector = live._reflectors[kinds.CLUSTER_WORKFLOW_TEMPLATE.key]
+    seen_missing = []
+    index = live.index
+    original_delete = index.delete
+
+    def watching_delete(obj: dict[str, Any]) -> None:
+        original_delete(obj)
+        if (
+            index.get("argoproj.io", "ClusterWorkflowTemplate", "", "app-migration-with-snapshot")
+            is None
+        ):
+            seen_missing.append(obj["metadata"]["name"])
+
+    index.delete = watching_delete  # type: ignore[method-assign]
+    gone = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ClusterWorkflowTemplate",
+            "metadata": {"name": "stale-one"}}  # fmt: skip
+    index.upsert(gone)
+    reflector.list_once()
+    assert index.get("argoproj.io", "ClusterWorkflowTemplate", "", "stale-one") is None
+    assert index.get("argoproj.io", "ClusterWorkflowTemplate", "", "app-migration-with-snapshot")
+    assert seen_missing == []
