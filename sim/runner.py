@@ -21,7 +21,7 @@ from typing import Any
 from policies import loader, model
 from reconciler import materialize
 from reconciler import status as op_status
-from sim import admission, callers, scenario, store
+from sim import admission, callers, scenario, store, watches
 from sim import errors as sim_errors
 from sim.argo import controller as argo_controller
 from sim.argo import engine, nodes, world
@@ -161,6 +161,7 @@ class Simulation:
         webhook_url: str | None = None,
         ca_file: str | None = None,
         policy: model.Policy | None = None,
+        record: bool = True,
     ) -> None:
         self.scenario = scen
         self.policy = policy or loader.load_policy(scen.policy)
@@ -184,6 +185,11 @@ class Simulation:
         self._seen_nodes: dict[tuple[str, str], dict[str, str]] = {}
         self._seen_workflows: dict[tuple[str, str], str] = {}
         self._seen_operations: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.record = record
+        self._op_watch = self.store.watch(*OPERATION_KEY)
+        self._wf_watch = self.store.watch(*WORKFLOW_KEY)
+        self._seen_op_watch = self.store.watch(*OPERATION_KEY)
+        self._seen_wf_watch = self.store.watch(*WORKFLOW_KEY)
 
     # --- world ----------------------------------------------------------------------------
     def outcome(self, step: world.StepRef) -> world.Outcome:
@@ -252,11 +258,34 @@ class Simulation:
             self.settle()
 
     # --- reconciler -----------------------------------------------------------------------
+    def _changed(self, watcher: Any) -> dict[tuple[str, str], tuple[str, Obj]]:
+        """The latest event per (namespace, name) a watcher has queued."""
+        out: dict[tuple[str, str], tuple[str, Obj]] = {}
+        for event in watcher.drain():
+            meta = event.object.get("metadata") or {}
+            out[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = (
+                event.type,
+                event.object,
+            )
+        return out
+
+    def restart_reconciler(self) -> None:
+        """Forget what the reconciler watched and look at every Operation again."""
+        for watcher in (self._op_watch, self._wf_watch):
+            watcher.close()
+        self._op_watch = self.store.watch(*OPERATION_KEY)
+        self._wf_watch = self.store.watch(*WORKFLOW_KEY)
+
     def reconcile(self) -> bool:
-        """One pass of the operator over every Operation; whether it wrote anything."""
+        """One pass of the operator over the Operations whose Operation or Workflow changed;
+        whether it wrote anything."""
         changed = False
-        ops, _ = self.store.list(*OPERATION_KEY)
-        for op in ops:
+        keys = set(self._changed(self._op_watch)) | set(self._changed(self._wf_watch))
+        for key in sorted(keys):
+            found = self.store.find(*OPERATION_KEY, *key)
+            if found is None:
+                continue
+            op = watches.copy_obj(found)
             spec = op.get("spec") or {}
             if spec.get("engine") != "workflow" or op_status.is_terminal(op):
                 continue
@@ -434,6 +463,8 @@ class Simulation:
         elif action.kind == "restartController":
             if args in ("argo", "all"):
                 self.argo.restart()
+            if args in ("reconciler", "all"):
+                self.restart_reconciler()
             self._event("action", f"restarted {args} controller")
         else:
             self._check(args)
@@ -457,7 +488,11 @@ class Simulation:
         self._event("expect", f"FAILED {where}: {message}")
 
     def _observe(self) -> None:
-        wfs, _ = self.store.list(*WORKFLOW_KEY)
+        if not self.record:
+            return
+        wfs = [
+            obj for kind, obj in self._changed(self._seen_wf_watch).values() if kind != "DELETED"
+        ]
         for wf in wfs:
             key = (wf["metadata"].get("namespace", ""), wf["metadata"]["name"])
             seen = self._seen_nodes.setdefault(key, {})
@@ -482,7 +517,9 @@ class Simulation:
                     "workflow",
                     f"Workflow {key[0]}/{key[1]}: {phase or 'created'}{suspended}{' - ' + msg if msg else ''}",
                 )
-        ops, _ = self.store.list(*OPERATION_KEY)
+        ops = [
+            obj for kind, obj in self._changed(self._seen_op_watch).values() if kind != "DELETED"
+        ]
         for op in ops:
             key = (op["metadata"].get("namespace", ""), op["metadata"]["name"])
             st = op.get("status") or {}

@@ -103,10 +103,15 @@ class Controller:
         self.outcomes = outcomes
         self.on_create = on_create
         self._active: dict[tuple[str, str], Obj] = {}
+        self._due: dict[tuple[str, str], dt.datetime | None] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._written: dict[tuple[str, str], Any] = {}
         self._watch = self._start()
 
     def _start(self) -> Any:
         self._active.clear()
+        self._due.clear()
+        self._dirty.clear()
         return self.store.watch(kinds.ARGO_GROUP, "Workflow")
 
     def restart(self) -> None:
@@ -128,31 +133,40 @@ class Controller:
             key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
             if event.type == "DELETED" or engine.is_terminal(event.object):
                 self._active.pop(key, None)
+                self._due.pop(key, None)
+                self._dirty.discard(key)
             elif event.type in ("ADDED", "MODIFIED"):
                 self._active[key] = event.object
+                if self._written.pop(key, None) != meta.get("resourceVersion"):
+                    self._dirty.add(key)  # changed by somebody else (or new)
         return [self._active[k] for k in sorted(self._active)]
 
     def next_event(self) -> dt.datetime | None:
         """The earliest instant at which some running Workflow changes by itself."""
-        times = []
-        for wf in self.workflows():
-            if engine.is_terminal(wf):
-                continue
-            w = self.world_for(wf)
-            t = engine.next_event(wf, w, w)
-            if t is not None:
-                times.append(t)
+        self.workflows()
+        times = [t for t in self._due.values() if t is not None]
         return min(times) if times else None
 
+    def _schedule(self, key: tuple[str, str], wf: Obj) -> None:
+        w = self.world_for(wf)
+        if engine.polls(wf, w, w):
+            self._dirty.add(key)  # a resource step: look at its object on every sync
+        self._due[key] = engine.next_event(wf, w, w)
+
     def sync(self, now: dt.datetime) -> list[Obj]:
-        """Advance every unfinished Workflow to `now`; returns the Workflows written."""
+        """Advance the Workflows that changed or are due; returns the Workflows written."""
         written = []
-        for wf in self.workflows():
-            if engine.is_terminal(wf):
+        self.workflows()
+        for key in sorted(self._active):
+            due = self._due.get(key)
+            if key not in self._dirty and (due is None or due > now):
                 continue
+            self._dirty.discard(key)
+            wf = self._active[key]
             w = self.world_for(wf)
             status = engine.advance(wf, w, w, now)
             if status == wf.get("status"):
+                self._schedule(key, wf)
                 continue
             new = store_mod.normalized(wf)
             new["status"] = status
@@ -160,7 +174,12 @@ class Controller:
             labels[PHASE_LABEL] = str(status.get("phase") or "")
             labels[COMPLETED_LABEL] = "true" if engine.is_terminal(new) else "false"
             try:
-                written.append(self.store.update(new, user=ARGO_USER))
+                stored = self.store.update(new, user=ARGO_USER)
             except sim_errors.ApiError:
-                continue  # a conflict: the next sync works from the newer object
+                self._dirty.add(key)  # a conflict: retry from the newer object
+                continue
+            written.append(stored)
+            self._written[key] = stored["metadata"].get("resourceVersion")
+            self._active[key] = stored
+            self._schedule(key, stored)
         return written

@@ -15,6 +15,8 @@ import copy
 import datetime as dt
 from typing import Any
 
+import orjson
+
 from sim.argo import errors, execute, nodes, spec, world
 
 Obj = dict[str, Any]
@@ -66,7 +68,15 @@ def next_event(
     workflow: Obj, lookup: world.TemplateLookup, the_world: world.World
 ) -> dt.datetime | None:
     """When a running Workflow next changes by itself (a pod ends, the deadline), or None."""
-    return _Run(workflow, lookup, the_world).next_event()
+    return _Run(workflow, lookup, the_world, private=False).next_event()
+
+
+def polls(workflow: Obj, lookup: world.TemplateLookup, the_world: world.World) -> bool:
+    """Whether a running Workflow waits on cluster objects (and must be re-checked often)."""
+    if str((workflow.get("status") or {}).get("phase") or "") != "Running":
+        return False
+    run = _Run(workflow, lookup, the_world, private=False)
+    return run._ops(dt.datetime.min.replace(tzinfo=dt.UTC)).waits_on_objects()
 
 
 def resume(workflow: Obj, now: dt.datetime) -> Obj:
@@ -90,11 +100,23 @@ def suspend(workflow: Obj) -> Obj:
 class _Run:
     """One `advance` call: the workflow being operated and its clock."""
 
-    def __init__(self, workflow: Obj, lookup: world.TemplateLookup, the_world: world.World):
+    def __init__(
+        self,
+        workflow: Obj,
+        lookup: world.TemplateLookup,
+        the_world: world.World,
+        *,
+        private: bool = True,
+    ) -> None:
         self.workflow = workflow
         self.lookup = lookup
         self.world = the_world
-        self.status: Obj = copy.deepcopy(workflow.get("status") or {})
+        status = workflow.get("status") or {}
+        if private:  # nodes change in place; the stored spec and the rest are only replaced
+            status = dict(status)
+            if "nodes" in status:
+                status["nodes"] = orjson.loads(orjson.dumps(status["nodes"]))
+        self.status: Obj = status
         self.last: dt.datetime | None = None
 
     # --- time ------------------------------------------------------------------------------
@@ -111,15 +133,17 @@ class _Run:
 
     # --- one reconcile ---------------------------------------------------------------------
     def reconcile(self, now: dt.datetime) -> None:
-        """Argo's operate() at `now`, repeated until nothing changes."""
+        """Argo's operate() at `now`, repeated while something is already due at `now`
+        (a pod that takes no time, a step started past the deadline)."""
         self.last = now
         for _ in range(MAX_FIXPOINT):
             if self.status.get("phase") in TERMINAL:
                 return
-            before = repr(self.status)
             self._operate(now)
-            if repr(self.status) == before or self.status.get("phase") in TERMINAL:
-                break
+            if self.status.get("phase") != "Running":
+                return
+            if not any(t <= now for t in self._ops(now).pending_events()):
+                return
 
     def _operate(self, now: dt.datetime) -> None:
         status = self.status

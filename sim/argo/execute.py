@@ -11,9 +11,11 @@ retries left`), DAGs (see `sim.argo.dag`) and steps (see `sim.argo.steps`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
+import orjson
 import yaml
 
 from sim.argo import conditions, errors, nodes, spec, substitute, world
@@ -26,6 +28,8 @@ DEADLINE_MESSAGE = "Step exceeded its deadline"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _RETRIED = re.compile(r"^(.*)\((\d+)\)$")
+# libyaml's safe loader when available (the pure-Python one is an order of magnitude slower).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_duration(value: Any) -> int | None:
@@ -36,6 +40,12 @@ def parse_duration(value: Any) -> int | None:
         return value
     match = _DURATION.match(str(value or ""))
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_manifest(text: str) -> bytes:
+    """A resource manifest parsed once per distinct text (kept as JSON bytes)."""
+    return orjson.dumps(yaml.load(text, Loader=_LOADER))
 
 
 class Operation:
@@ -309,10 +319,13 @@ class Operation:
         return parent
 
     def _judge_retry(self, parent: Obj, last: Obj, count: int, strategy: Obj) -> bool:
-        """Settle the Retry node from its last attempt; True when another attempt is due."""
+        """Settle the Retry node from its last attempt; True when another attempt is due.
+
+        A settled Retry node carries its last attempt's outputs, whatever its phase (Argo).
+        """
+        if "outputs" in last:
+            parent["outputs"] = dict(last["outputs"])
         if not nodes.failed_or_error(last["phase"]):
-            if "outputs" in last:
-                parent["outputs"] = dict(last["outputs"])
             self.mark(parent, nodes.SUCCEEDED)
             return False
         deadline = self.deadline()
@@ -353,7 +366,7 @@ class Operation:
         scope = self.scope((node.get("inputs") or {}).get("parameters") or [])
         text = substitute.substitute(str((tmpl.get("resource") or {}).get("manifest") or ""), scope)
         try:
-            manifest = yaml.safe_load(text)
+            manifest = orjson.loads(_parse_manifest(text))
         except yaml.YAMLError as exc:
             raise errors.TemplateError(f"resource manifest is not valid YAML: {exc}") from None
         if not isinstance(manifest, dict):
@@ -464,6 +477,14 @@ class Operation:
     def _suspend_seconds(self, node: Obj) -> int | None:
         tmpl = self.template_of(node) or {}
         return parse_duration((tmpl.get("suspend") or {}).get("duration"))
+
+    def waits_on_objects(self) -> bool:
+        """Whether a resource step is waiting for its object's conditions (polled)."""
+        for node in self.nodes.values():
+            pending = node["type"] == nodes.POD and not nodes.fulfilled(node["phase"])
+            if pending and "resource" in (self.template_of(node) or {}):
+                return True
+        return False
 
     def deadline(self) -> dt.datetime | None:
         """startedAt (whole seconds) + activeDeadlineSeconds, or None."""

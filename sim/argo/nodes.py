@@ -9,6 +9,7 @@ the entry node whose id is the workflow name. Names are `<wf>` for the entry nod
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 Node = dict[str, Any]
@@ -48,6 +49,7 @@ def fnv32a(text: str) -> int:
     return h
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def node_id(workflow_name: str, node_name: str) -> str:
     """The id Argo gives the node called `node_name` in workflow `workflow_name`."""
     if node_name == workflow_name:

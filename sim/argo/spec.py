@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
 from sim.argo import depends, errors, world
 
 Obj = dict[str, Any]
@@ -46,7 +48,7 @@ def resolve(workflow: Obj, lookup: world.TemplateLookup) -> Obj:
         missing = f'workflowtemplates.argoproj.io "{name}" not found'
     if template is None:
         raise errors.SpecError("Error", missing)
-    merged = copy.deepcopy(_dict(template.get("spec")))
+    merged = orjson.loads(orjson.dumps(_dict(template.get("spec"))))
     for key, value in spec.items():
         if key in ("workflowTemplateRef", "arguments"):
             continue

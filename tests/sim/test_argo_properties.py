@@ -175,6 +175,7 @@ def test_green_runs_succeed_and_failures_never_do(case: tuple) -> None:
 def test_operation_status_is_designs_mapping(case: tuple) -> None:
     wf, w, _ = case
     wf = _run(wf, w, 50)
+    assert engine.is_terminal(wf), wf["status"]
     operation = {
         "apiVersion": "ops.vworkspace.io/v1alpha1",
         "kind": "Operation",
