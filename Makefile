@@ -1,4 +1,5 @@
 # Two entry points: `make demo` (the main job, no cluster needed) and `make test`.
+# DEMO_ARGS passes options to `opgate demo` (e.g. DEMO_ARGS=--exit, or other ports).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +15,7 @@ $(BIN)/opgate: pyproject.toml
 venv: $(BIN)/opgate
 
 demo: venv
-	$(BIN)/opgate decide --cluster-state deploy/examples/cluster-state --cluster-state deploy/workflows deploy/examples/operation.yaml
+	$(BIN)/opgate demo $(DEMO_ARGS)
 
 test: venv
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from webhooks import errors
 
 # sub-command name -> module; the order is the order of `opgate --help`.
 COMMANDS: dict[str, str] = {
+    "demo": "webhooks.commands.demo",
     "decide": "webhooks.commands.decide",
     "serve": "webhooks.commands.serve",
     "certs": "webhooks.commands.certs",
