@@ -615,3 +615,14 @@ def test_steps_do_not_borrow_the_runner_through_template_refs(
         assert "ClusterWorkflowTemplate borrow-step spec.templates[0].serviceAccountName" in (
             decision.causes[0].message
         )
+
+
+def test_the_handler_routes_workflows_to_the_guard() -> None:
+    from webhooks import handler
+
+    request = review.request_review(plain(serviceAccountName=RUNNER), username=ALICE)
+    decision = handler.handle("/validate/workflows", request, VIEW, POLICY)
+    assert (decision.reason, decision.code) == ("ServiceAccountNotAllowed", 403)
+    assert handler.handle(
+        "/validate/workflows", review.request_review(MANAGED, username=OPERATOR), VIEW, POLICY
+    ).allowed
