@@ -131,9 +131,9 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     for expr in selector.get("matchExpressions") or ():
         if not isinstance(expr, dict):
             return False
-        key, op = expr.get("key"), expr.get("operator")
+        key, op = str(expr.get("key", "")), expr.get("operator")
         values = _strings(expr.get("values"))
-        if op == "In" and labels.get(key) not in values:
+        if op == "In" and (key not in labels or labels[key] not in values):
             return False
         if op == "NotIn" and key in labels and labels[key] in values:
             return False

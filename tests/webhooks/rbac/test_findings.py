@@ -364,3 +364,43 @@ def test_json_has_exactly_the_six_keys():
         "message": finding.message,
     }
     assert finding.message.startswith("Read access to all secrets")
+
+
+def test_for_subject_answers_follow_the_views_revision():
+    view = b.view(b.role("reader", b.rule(["get"], ["secrets"])))
+    sa = subjects.service_account("team", "runner")
+    assert findings.for_subject(view, sa) == []
+    view.upsert(b.binding("crb", "reader", b.sa("runner", "team")))
+    assert b.ids(findings.for_subject(view, sa)) == {"RBAC003"}
+    view.delete(b.binding("crb", "reader", b.sa("runner", "team")))
+    assert findings.for_subject(view, sa) == []
+
+
+class _PlainView:
+    """A ClusterView without a revision: nothing may be cached for it."""
+
+    def __init__(self, objs):
+        self.index = b.view(*objs)
+
+    def get(self, *args):
+        return self.index.get(*args)
+
+    def list(self, *args):
+        return self.index.list(*args)
+
+    def operation_templates(self, *args):
+        return self.index.operation_templates(*args)
+
+    def workflow_template_namespaces(self, name):
+        return self.index.workflow_template_namespaces(name)
+
+    def bindings_for_subject(self, subject):
+        return self.index.bindings_for_subject(subject)
+
+
+def test_views_without_a_revision_are_never_cached():
+    view = _PlainView([b.role("reader", b.rule(["get"], ["secrets"]))])
+    sa = subjects.service_account("team", "runner")
+    assert findings.for_subject(view, sa) == []
+    view.index.upsert(b.binding("crb", "reader", b.sa("runner", "team")))
+    assert b.ids(findings.for_subject(view, sa)) == {"RBAC003"}
