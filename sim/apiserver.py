@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
 from sim import discovery, errors, patches, registry, store, watches
 from webhooks import review
@@ -53,7 +54,11 @@ CONFIG: web.AppKey[dict[str, Any]] = web.AppKey("config", dict)
 
 
 def _json(data: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    """A JSON response; each warning becomes a `Warning: 299 - "..."` header, as the apiserver sends."""
+    headers = CIMultiDict[str]()
+    for text in warnings or ():
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        headers.add("Warning", f'299 - "{escaped}"')
     return web.Response(
         body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
     )
@@ -301,6 +306,8 @@ async def _write(
     dry_run = _dry_run(request, options)
     found: list[str] = []
     kwargs: Obj = {"user": user, "dry_run": dry_run, "warnings": found}
+    if verb in ("create", "update", "patch"):
+        kwargs["field_validation"] = request.query.get("fieldValidation") or "Warn"
 
     def run() -> tuple[Any, int]:
         if verb == "create":

@@ -10,6 +10,7 @@ that real controllers do asynchronously is done here synchronously, in a determi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sim import errors, registry, watches
@@ -90,13 +91,12 @@ def _resource(store: store_mod.Store, key: Key) -> registry.Resource | None:
     return store.registry.find_kind(key[0], key[1])
 
 
-def _dependents(store: store_mod.Store, uid: str) -> list[tuple[registry.Resource, Obj]]:
-    out = []
+def _dependents(store: store_mod.Store, uid: str) -> Iterator[tuple[registry.Resource, Obj]]:
+    """Current dependents of an owner uid, each read when reached (earlier steps may change it)."""
     for key in sorted(store._dependents.get(uid, ())):
         res, obj = _resource(store, key), store.find(*key)
-        if res is not None and obj is not None:
-            out.append((res, obj))
-    return out
+        if res is not None and obj is not None and uid in _owner_uids(obj):
+            yield res, obj
 
 
 def _without_owner(store: store_mod.Store, res: registry.Resource, obj: Obj, uid: str) -> None:
@@ -109,8 +109,38 @@ def _without_owner(store: store_mod.Store, res: registry.Resource, obj: Obj, uid
     store._commit(res, new, obj)
 
 
+def _solid_owners(store: store_mod.Store, dep: Obj, gone: str) -> bool:
+    """Whether a dependent has an owner other than `gone` that exists and is not itself
+    waiting for its dependents (a foreground deletion), as the garbage collector decides."""
+    for uid in _owner_uids(dep):
+        key = store._uids.get(uid) if uid != gone else None
+        owner = store.find(*key) if key is not None else None
+        if owner is not None and FOREGROUND_FINALIZER not in (_meta(owner).get("finalizers") or ()):
+            return True
+    return False
+
+
+def store_key(res: registry.Resource, obj: Obj) -> Key:
+    """(group, kind, namespace, name) of an object."""
+    m = _meta(obj)
+    return (res.group, res.kind, str(m.get("namespace") or ""), str(m.get("name") or ""))
+
+
 def delete(store: store_mod.Store, res: registry.Resource, obj: Obj, policy: str) -> Obj:
-    """Delete or mark for deletion; returns the object's last state."""
+    """Delete or mark for deletion, then finish what that unblocks; returns the last state."""
+    out = _delete(store, res, obj, policy)
+    settle(store)
+    return store.find(*store_key(res, out)) or out
+
+
+def finish(store: store_mod.Store, res: registry.Resource, obj: Obj) -> Obj:
+    """Remove an object whose finalizers are all gone, collect its dependents, settle."""
+    out = _finish(store, res, obj)
+    settle(store)
+    return out
+
+
+def _delete(store: store_mod.Store, res: registry.Resource, obj: Obj, policy: str) -> Obj:
     m = _meta(obj)
     uid = str(m.get("uid"))
     if res.key == kinds.NAMESPACE.key:
@@ -124,7 +154,7 @@ def delete(store: store_mod.Store, res: registry.Resource, obj: Obj, policy: str
     if policy == FOREGROUND and FOREGROUND_FINALIZER not in finalizers:
         finalizers.append(FOREGROUND_FINALIZER)
     if not finalizers:
-        return finish(store, res, obj)
+        return _finish(store, res, obj)
     if m.get("deletionTimestamp") and finalizers == list(m.get("finalizers") or ()):
         return obj
     new = watches.copy_obj(obj)
@@ -134,35 +164,28 @@ def delete(store: store_mod.Store, res: registry.Resource, obj: Obj, policy: str
     marked = store._commit(res, new, obj)
     if FOREGROUND_FINALIZER in finalizers:
         for dep_res, dep in _dependents(store, uid):
-            delete(store, dep_res, dep, FOREGROUND)
-    settle(store)
-    return store.find(*store_key(res, marked)) or marked
+            if _solid_owners(store, dep, uid):
+                _without_owner(store, dep_res, dep, uid)
+            else:
+                _delete(store, dep_res, dep, FOREGROUND)
+    return marked
 
 
-def store_key(res: registry.Resource, obj: Obj) -> Key:
-    """(group, kind, namespace, name) of an object."""
-    m = _meta(obj)
-    return (res.group, res.kind, str(m.get("namespace") or ""), str(m.get("name") or ""))
-
-
-def finish(store: store_mod.Store, res: registry.Resource, obj: Obj) -> Obj:
-    """Remove an object for good, then collect its dependents and settle waiting deletions."""
+def _finish(store: store_mod.Store, res: registry.Resource, obj: Obj) -> Obj:
     if res.key == kinds.CRD.key:
         served = registry.from_crd(obj)
         if served is not None:
             for key in sorted(store._bucket(served.group, served.kind)):
                 found = store.find(served.group, served.kind, *key)
                 if found is not None:
-                    finish(store, served, found)
+                    _finish(store, served, found)
     uid = str(_meta(obj).get("uid"))
     gone = store._commit(res, None, obj)
     for dep_res, dep in _dependents(store, uid):
-        live = [u for u in _owner_uids(dep) if u != uid and u in store._uids]
-        if live:
+        if _solid_owners(store, dep, uid):
             _without_owner(store, dep_res, dep, uid)
         else:
-            delete(store, dep_res, dep, BACKGROUND)
-    settle(store)
+            _delete(store, dep_res, dep, BACKGROUND)
     return gone
 
 
@@ -183,50 +206,50 @@ def _delete_namespace(store: store_mod.Store, res: registry.Resource, ns: Obj) -
                 and found is not None
                 and not _meta(found).get("deletionTimestamp")
             ):
-                delete(store, dep_res, found, BACKGROUND)
-    settle(store)
-    return store.find(*store_key(res, marked)) or marked
+                _delete(store, dep_res, found, BACKGROUND)
+    return marked
 
 
 def _namespace_empty(store: store_mod.Store, name: str) -> bool:
     return not any(k[0] == name for bucket in store._objects.values() for k in bucket)
 
 
+def _settle_one(store: store_mod.Store, key: Key) -> bool:
+    """Advance one object waiting for deletion; whether anything changed."""
+    obj, res = store.find(*key), _resource(store, key)
+    m = _meta(obj)
+    if obj is None or res is None or not m.get("deletionTimestamp"):
+        return False
+    if res.key == kinds.NAMESPACE.key:
+        if not _namespace_empty(store, key[3]):
+            return False
+        if not m.get("finalizers"):
+            _finish(store, res, obj)
+            return True
+        if (obj.get("spec") or {}).get("finalizers"):
+            new = watches.copy_obj(obj)
+            new["spec"] = dict(new.get("spec") or {}, finalizers=[])
+            store._commit(res, new, obj)
+            return True
+        return False
+    finalizers = list(m.get("finalizers") or ())
+    if FOREGROUND_FINALIZER not in finalizers or _blocking(store, str(m.get("uid"))):
+        return False
+    finalizers.remove(FOREGROUND_FINALIZER)
+    if not finalizers:
+        _finish(store, res, obj)
+        return True
+    new = watches.copy_obj(obj)
+    new["metadata"]["finalizers"] = finalizers
+    store._commit(res, new, obj)
+    return True
+
+
 def settle(store: store_mod.Store) -> None:
     """Finish deletions that were waiting: foreground owners and terminating namespaces."""
-    for _ in range(len(store._deleting) + 1):
-        progressed = False
-        for key in sorted(store._deleting):
-            obj = store.find(*key)
-            uid = str(_meta(obj).get("uid"))
-            res = _resource(store, key)
-            m = _meta(obj)
-            if obj is None or res is None or not m.get("deletionTimestamp"):
-                continue
-            if res.key == kinds.NAMESPACE.key:
-                if _namespace_empty(store, key[3]):
-                    new = watches.copy_obj(obj)
-                    new["spec"] = dict(new.get("spec") or {}, finalizers=[])
-                    if m.get("finalizers"):
-                        if (obj.get("spec") or {}).get("finalizers"):
-                            store._commit(res, new, obj)
-                            progressed = True
-                    else:
-                        finish(store, res, obj)
-                        return
-                continue
-            finalizers = list(m.get("finalizers") or ())
-            if FOREGROUND_FINALIZER in finalizers and not _blocking(store, uid):
-                finalizers.remove(FOREGROUND_FINALIZER)
-                if finalizers:
-                    new = watches.copy_obj(obj)
-                    new["metadata"]["finalizers"] = finalizers
-                    store._commit(res, new, obj)
-                    progressed = True
-                else:
-                    finish(store, res, obj)
-                    return
-        if not progressed:
+    # Each round removes a finalizer or an object, so this bound is never reached in practice.
+    for _ in range(4 * (len(store._deleting) + len(store._uids)) + 4):
+        if not any(_settle_one(store, key) for key in sorted(store._deleting)):
             return
 
 

@@ -31,6 +31,8 @@ ADMIN = review.UserInfo("system:admin", ("system:masters", "system:authenticated
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # Watch events kept for watches that resume from a resourceVersion.
 DEFAULT_HISTORY = 10_000
+# The fieldValidation directives of create/update/patch (kube-apiserver's default is Warn).
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
 
 def normalized(obj: Any) -> Obj:
@@ -221,6 +223,7 @@ class Store:
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
         warnings: list[str] | None = None,
+        field_validation: str = "Warn",
         keep_status: bool = False,
     ) -> Obj:
         """Create an object (404 unknown kind, 409 AlreadyExists, 422 Invalid); returns a copy.
@@ -233,7 +236,7 @@ class Store:
             res = self._resource_of(obj)
             obj = names.prepare_create(self, res, obj, namespace)
             attrs = self._attrs("CREATE", res, obj, None, "", user, dry_run)
-            obj = self._defaulted(res, obj, warnings)
+            obj = self._defaulted(res, obj, warnings, field_validation)
             obj = self._mutate(attrs, obj, warnings)
             m = meta(obj)
             if not m.get("name") and m.get("generateName"):
@@ -267,6 +270,7 @@ class Store:
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
         warnings: list[str] | None = None,
+        field_validation: str = "Warn",
     ) -> Obj:
         """Replace an object (404, 409 on a stale resourceVersion, 422); returns a copy.
 
@@ -280,7 +284,9 @@ class Store:
             old = self.find(*key)
             if old is None:
                 raise errors.not_found(res.group, res.plural, key[3])
-            return self._update(res, old, obj, subresource, user, dry_run, warnings)
+            return self._update(
+                res, old, obj, subresource, user, dry_run, warnings, field_validation
+            )
 
     def update_status(self, obj: Obj, **kwargs: Any) -> Obj:
         """`update(obj, subresource="status")`."""
@@ -299,6 +305,7 @@ class Store:
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
         warnings: list[str] | None = None,
+        field_validation: str = "Warn",
     ) -> Obj:
         """Patch an object in place (merge, JSON or strategic-as-merge); 404 when absent."""
         with self.lock:
@@ -316,7 +323,9 @@ class Store:
                 raise errors.bad_request(
                     f"the name of the object ({m.get('name')}) does not match the name on the URL ({name})"
                 )
-            return self._update(res, old, patched, subresource, user, dry_run, warnings)
+            return self._update(
+                res, old, patched, subresource, user, dry_run, warnings, field_validation
+            )
 
     def apply(self, obj: Obj, *, user: review.UserInfo = ADMIN, **kwargs: Any) -> Obj:
         """Create the object, or update it unconditionally when it exists (status kept)."""
@@ -443,14 +452,27 @@ class Store:
         if warnings is not None:
             warnings.extend(found)
 
-    def _defaulted(self, res: registry.Resource, obj: Obj, warnings: list[str] | None) -> Obj:
-        """Prune unknown fields and apply schema defaults (custom resources)."""
+    def _defaulted(
+        self,
+        res: registry.Resource,
+        obj: Obj,
+        warnings: list[str] | None,
+        field_validation: str = "Warn",
+    ) -> Obj:
+        """Prune unknown fields (Warn: as warnings; Strict: 400) and apply schema defaults."""
+        if field_validation not in FIELD_VALIDATION:
+            raise errors.bad_request(
+                f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}, got {field_validation!r}"
+            )
         found = res.schemas.get(res.storage_version) if res.crd else None
         if found is None:
             return obj
         obj, dropped = schema.prune(found, obj)
-        if warnings is not None:
-            warnings.extend(f'unknown field "{path}"' for path in dropped)
+        unknown = [f'unknown field "{path}"' for path in dropped]
+        if unknown and field_validation == "Strict":
+            raise errors.bad_request("strict decoding error: " + ", ".join(unknown))
+        if warnings is not None and field_validation == "Warn":
+            warnings.extend(unknown)
         return schema.default(found, obj)
 
     def _validated(
@@ -475,6 +497,7 @@ class Store:
         user: review.UserInfo,
         dry_run: bool,
         warnings: list[str] | None,
+        field_validation: str = "Warn",
     ) -> Obj:
         if subresource not in ("", "status") or (subresource == "status" and not res.status):
             raise errors.resource_not_found()
@@ -485,7 +508,7 @@ class Store:
         new = names.prepare_update(res, old, new, subresource)
         attrs = self._attrs("UPDATE", res, new, old, subresource, user, dry_run)
         if not subresource:
-            new = self._defaulted(res, new, warnings)
+            new = self._defaulted(res, new, warnings, field_validation)
         new = self._mutate(attrs, new, warnings)
         new = names.prepare_update(res, old, new, subresource)
         names.validate_meta(res, new, old)

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client, config, watch
 
 from sim import store
-from tests.sim.storebuilders import widget
+from tests.sim.storebuilders import crd, widget
 
 Served = tuple[store.Store, str, Path]
 
@@ -270,3 +270,36 @@ def test_kubectl_apply_get_delete(served: Served) -> None:
     assert deleted.returncode == 0, deleted.stderr
     missing = kubectl("get", "widget", "w1")
     assert missing.returncode == 1 and "NotFound" in missing.stderr
+
+
+def test_field_validation_and_warning_headers(served: Served) -> None:
+    sim, url, _ = served
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}},
+    }
+    sim.create(crd("example.io", "Gizmo", "gizmos", schema=schema))
+    body = {
+        "apiVersion": "example.io/v1",
+        "kind": "Gizmo",
+        "metadata": {"name": "g"},
+        "spec": {"size": 1, "extra": 2},
+    }
+    path = f"{url}/apis/example.io/v1/namespaces/default/gizmos"
+    headers = {"Content-Type": "application/json"}
+    code, status = _raw(f"{path}?fieldValidation=Strict", "POST", body, headers)
+    assert (code, status["message"]) == (400, 'strict decoding error: unknown field "spec.extra"')
+    request = urllib.request.Request(
+        path, data=json.dumps(body).encode(), method="POST", headers=headers
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        assert response.headers.get_all("Warning") == ['299 - "unknown field \\"spec.extra\\""']
+        assert json.loads(response.read())["spec"] == {"size": 1}
+    code, _ = _raw(
+        f"{path}/g?fieldValidation=Ignore",
+        "PATCH",
+        {"spec": {"more": 1}},
+        {"Content-Type": "application/merge-patch+json"},
+    )
+    assert code == 200 and sim.get("example.io", "Gizmo", "default", "g")["spec"] == {"size": 1}
