@@ -90,11 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     _options(parser, inner=False)
     parser.add_argument("words", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, review_parser=parser)
 
 
 def _parse_words(args: argparse.Namespace) -> argparse.Namespace:
-    inner = argparse.ArgumentParser(prog="opgate review-rbac", add_help=False, exit_on_error=False)
+    inner = argparse.ArgumentParser(
+        prog="opgate review-rbac", usage=USAGE, add_help=False, exit_on_error=False
+    )
     _options(inner, inner=True)
     inner.add_argument("positional", nargs="*")
     try:
@@ -123,6 +125,9 @@ def _load(args: argparse.Namespace, paths: list[str]) -> inputs.Loaded:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen form; returns the exit code."""
+    if any(word in ("-h", "--help") for word in args.words):
+        args.review_parser.print_help()
+        return 0
     args = _parse_words(args)
     cat = catalogue.load(args.rules)
     words = args.positional

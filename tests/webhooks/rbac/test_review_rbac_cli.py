@@ -288,3 +288,25 @@ def test_namespace_less_templates_are_reviewed_in_default(capsys, tmp_path):
     assert result["properties"]["subject"] == "ServiceAccount/default/app"
     assert result["properties"]["scope"] == "namespace:default"
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] > 1
+
+
+def test_help_documents_the_three_forms(capsys):
+    code, out, _ = run(capsys, "who-can", "--help")
+    assert code == 0
+    for form in ("who-can VERB RESOURCE[/SUBRESOURCE]", "permissions SUBJECT", "[findings]"):
+        assert form in out
+
+
+def test_unknown_option_exits_2(capsys, manifest):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["review-rbac", "who-can", "get", "pods", "--bogus", str(manifest)])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_options_anywhere_between_words(capsys, manifest):
+    code, out, _ = run(
+        capsys, "-o", "json", "who-can", "get", "-n", "team", "configmaps", str(manifest)
+    )
+    assert code == 0
+    assert [a["subject"] for a in json.loads(out)] == ["ServiceAccount/team/runner"]
