@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -151,6 +152,16 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
         )
         assert status == 200
         assert orjson.loads(body)["response"] == {"uid": "sub-1", "allowed": True}
+        if shutil.which("curl"):  # the README's way: curl trusting only the generated CA
+            review_file = tmp_path / "review.json"
+            review_file.write_bytes(orjson.dumps(sf.review_json(_op(), uid="curl-1")))
+            out = subprocess.run(
+                ["curl", "-sS", "--fail", "--cacert", str(tls / "ca.crt"),
+                 "-H", "Content-Type: application/json", "--data", f"@{review_file}",
+                 f"https://localhost:{port}/validate/operations"],
+                capture_output=True, timeout=30, check=True,
+            )  # fmt: skip
+            assert orjson.loads(out.stdout)["response"] == {"uid": "curl-1", "allowed": True}
         bad = manifests.load([sf.EXAMPLES / "bad" / "01-unknown-engine.yaml"])[0]
         _, _, body = sf.post(
             port, tls / "ca.crt", "/validate/operations", sf.review_json(bad, uid="sub-2")
@@ -179,7 +190,8 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
             proc.kill()
             proc.wait(10)
     decisions = [line for line in lines if line.get("msg") == "decision"]
-    assert [d["uid"] for d in decisions] == ["sub-1", "sub-2", "sub-inflight"]
+    uids = [d["uid"] for d in decisions if d["uid"] != "curl-1"]
+    assert uids == ["sub-1", "sub-2", "sub-inflight"]
     first = decisions[0]
     assert first["kind"] == "Operation"
     assert first["namespace"] == "org-myteam"
@@ -187,7 +199,7 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
     assert first["user"] == "alice@example.com"
     assert first["allowed"] is True
     assert isinstance(first["duration_ms"], float)
-    assert decisions[1]["reason"] == "UnknownEngine"
+    assert next(d for d in decisions if d["uid"] == "sub-2")["reason"] == "UnknownEngine"
     assert any(line.get("msg") == "stopped" for line in lines)
 
 

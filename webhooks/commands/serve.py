@@ -160,12 +160,17 @@ async def _serve(
     return 0
 
 
+# Where the README keeps the example AdmissionReview of deploy/examples/operation.yaml.
+EXAMPLE_REVIEW = Path("deploy/examples/review.json")
+
+
 def _announce(args: argparse.Namespace, port: int, health: int) -> None:
     host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1", "::") else args.host
     ca = args.tls_dir / "ca.crt"
+    review = EXAMPLE_REVIEW if EXAMPLE_REVIEW.is_file() else Path("review.json")
     print(f"opgate: serving admission on https://{host}:{port} (health: http://{host}:{health})")
     print(
         f"  try: curl --cacert {ca} -H 'Content-Type: application/json' "
-        f"--data @example-review.json https://{host}:{port}/validate/operations",
+        f"--data @{review} https://{host}:{port}/validate/operations",
         flush=True,
     )
