@@ -187,6 +187,10 @@ def _decide(
             "opgate is not ready: the cluster view has not finished its initial sync; "
             "retry shortly",
         )
+    # The decision runs inline: it is pure, CPU-bound and sub-millisecond, so an executor hop
+    # would cost more than it protects. The timeout is honoured by checking the clock before
+    # (a body that took too long to arrive) and after: a late answer is a Timeout denial,
+    # never a late admission that kube-apiserver would already have given up on.
     if time.perf_counter() - started > timeout:
         return _timed_out(timeout)
     try:

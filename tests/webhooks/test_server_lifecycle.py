@@ -227,3 +227,60 @@ def test_serve_rejects_a_bad_port(tmp_path: Path, capsys) -> None:
     )  # fmt: skip
     assert code == 2
     assert "--port must be 0..65535" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_subprocess_serve_with_kubeconfig_is_ready_only_after_sync(tmp_path: Path) -> None:
+    """`opgate serve --kubeconfig` lists+watches a real HTTP API; 503 until synced; SIGTERM 0."""
+    import http.client
+
+    import kubeapi
+
+    fake = kubeapi.FakeKubeApi(sf.state_objects(), bookmark_every=0.05)
+    base = fake.start()
+    fake.hold_lists.clear()
+    tls = tmp_path / "tls"
+    assert cli.main(["certs", "generate", "--out", str(tls), "--localhost"]) == 0
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+        f"clusters: [{{name: t, cluster: {{server: '{base}'}}}}]\n"
+        "users: [{name: t, user: {token: abc}}]\n"
+        "contexts: [{name: t, context: {cluster: t, user: t}}]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    proc = subprocess.Popen(
+        [str(OPGATE), "serve", "--tls-dir", str(tls), "--host", "127.0.0.1", "--port", "0",
+         "--health-port", "0", "--kubeconfig", str(kubeconfig), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+    def readyz(port: int) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/readyz")
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline().decode()
+        match = re.search(r"https://localhost:(\d+) \(health: http://localhost:(\d+)\)", banner)
+        assert match, banner
+        port, health = int(match.group(1)), int(match.group(2))
+        assert readyz(health) == 503
+        review = sf.review_json(_op(), uid="live-1")
+        _, _, body = sf.post(port, tls / "ca.crt", "/validate/operations", review)
+        assert orjson.loads(body)["response"]["status"]["code"] == 503
+        fake.hold_lists.set()
+        _poll(lambda: readyz(health) == 200, "readyz after the initial sync")
+        _, _, body = sf.post(port, tls / "ca.crt", "/validate/operations", review)
+        assert orjson.loads(body)["response"] == {"uid": "live-1", "allowed": True}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        fake.stop()
