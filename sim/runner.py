@@ -173,7 +173,7 @@ class Simulation:
         objects = list(scen.objects)
         if not any(kinds.key_of(o) in WEBHOOK_CONFIG_KEYS for o in objects):
             objects.extend(admission.load_configurations(ca_bundle=_ca_bundle(ca_file)))
-        self.store.load(objects)
+        self._load(objects)
         self.steps: dict[str, world.Outcome] = dict(scen.steps)
         self.argo = argo_controller.Controller(
             self.store, self.outcome, on_create=self._created_by_workflow
@@ -186,10 +186,27 @@ class Simulation:
         self._seen_workflows: dict[tuple[str, str], str] = {}
         self._seen_operations: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.record = record
-        self._op_watch = self.store.watch(*OPERATION_KEY)
-        self._wf_watch = self.store.watch(*WORKFLOW_KEY)
-        self._seen_op_watch = self.store.watch(*OPERATION_KEY)
-        self._seen_wf_watch = self.store.watch(*WORKFLOW_KEY)
+        self._op_watch = self.store.watch()
+        self._wf_watch = self.store.watch()
+        self._seen_op_watch = self.store.watch()
+        self._seen_wf_watch = self.store.watch()
+
+    def _load(self, objects: list[Obj]) -> None:
+        """Seed the store; an object it refuses is a bad scenario (named, with why)."""
+        first = [o for o in objects if kinds.key_of(o) in (kinds.CRD.key, kinds.NAMESPACE.key)]
+        rest = [o for o in objects if kinds.key_of(o) not in (kinds.CRD.key, kinds.NAMESPACE.key)]
+        for obj in first + rest:
+            try:
+                self.store.load([obj])
+            except sim_errors.ApiError as exc:
+                meta = obj.get("metadata") or {}
+                where = f"{meta.get('namespace', '')}/{meta.get('name')}".lstrip("/")
+                raise scenario.ScenarioError(
+                    self.scenario.file,
+                    "clusterState/objects",
+                    f"{obj.get('kind')} {where} cannot be stored: {exc} "
+                    "(is its CustomResourceDefinition in the cluster state?)",
+                ) from None
 
     # --- world ----------------------------------------------------------------------------
     def outcome(self, step: world.StepRef) -> world.Outcome:
@@ -258,10 +275,14 @@ class Simulation:
             self.settle()
 
     # --- reconciler -----------------------------------------------------------------------
-    def _changed(self, watcher: Any) -> dict[tuple[str, str], tuple[str, Obj]]:
-        """The latest event per (namespace, name) a watcher has queued."""
+    def _changed(
+        self, watcher: Any, key: tuple[str, str]
+    ) -> dict[tuple[str, str], tuple[str, Obj]]:
+        """The latest event per (namespace, name) of one kind a watcher has queued."""
         out: dict[tuple[str, str], tuple[str, Obj]] = {}
         for event in watcher.drain():
+            if (event.group, event.kind) != key:
+                continue
             meta = event.object.get("metadata") or {}
             out[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = (
                 event.type,
@@ -273,14 +294,15 @@ class Simulation:
         """Forget what the reconciler watched and look at every Operation again."""
         for watcher in (self._op_watch, self._wf_watch):
             watcher.close()
-        self._op_watch = self.store.watch(*OPERATION_KEY)
-        self._wf_watch = self.store.watch(*WORKFLOW_KEY)
+        self._op_watch = self.store.watch()
+        self._wf_watch = self.store.watch()
 
     def reconcile(self) -> bool:
         """One pass of the operator over the Operations whose Operation or Workflow changed;
         whether it wrote anything."""
         changed = False
-        keys = set(self._changed(self._op_watch)) | set(self._changed(self._wf_watch))
+        keys = set(self._changed(self._op_watch, OPERATION_KEY))
+        keys |= set(self._changed(self._wf_watch, WORKFLOW_KEY))
         for key in sorted(keys):
             found = self.store.find(*OPERATION_KEY, *key)
             if found is None:
@@ -491,7 +513,9 @@ class Simulation:
         if not self.record:
             return
         wfs = [
-            obj for kind, obj in self._changed(self._seen_wf_watch).values() if kind != "DELETED"
+            obj
+            for kind, obj in self._changed(self._seen_wf_watch, WORKFLOW_KEY).values()
+            if kind != "DELETED"
         ]
         for wf in wfs:
             key = (wf["metadata"].get("namespace", ""), wf["metadata"]["name"])
@@ -518,7 +542,9 @@ class Simulation:
                     f"Workflow {key[0]}/{key[1]}: {phase or 'created'}{suspended}{' - ' + msg if msg else ''}",
                 )
         ops = [
-            obj for kind, obj in self._changed(self._seen_op_watch).values() if kind != "DELETED"
+            obj
+            for kind, obj in self._changed(self._seen_op_watch, OPERATION_KEY).values()
+            if kind != "DELETED"
         ]
         for op in ops:
             key = (op["metadata"].get("namespace", ""), op["metadata"]["name"])

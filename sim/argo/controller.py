@@ -112,7 +112,7 @@ class Controller:
         self._active.clear()
         self._due.clear()
         self._dirty.clear()
-        return self.store.watch(kinds.ARGO_GROUP, "Workflow")
+        return self.store.watch()  # every kind: the Workflow CRD may be installed later
 
     def restart(self) -> None:
         """Stop watching and start again from a fresh list, as a restarted controller does."""
@@ -129,6 +129,8 @@ class Controller:
     def workflows(self) -> list[Obj]:
         """The unfinished Workflows, as last seen (shared objects: do not change them)."""
         for event in self._watch.drain():
+            if (event.group, event.kind) != (kinds.ARGO_GROUP, "Workflow"):
+                continue
             meta = event.object.get("metadata") or {}
             key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
             if event.type == "DELETED" or engine.is_terminal(event.object):

@@ -97,3 +97,16 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar.update(1, "x")
     bar.close()
     assert stream.getvalue() == ""
+
+
+def test_object_of_an_unknown_kind_is_a_bad_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gadget.yaml"
+    path.write_text(
+        "objects:\n  - {apiVersion: example.com/v1, kind: Gadget, metadata: {name: g, namespace: default}}\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: clusterState/objects: Gadget default/g cannot be stored" in err
