@@ -25,7 +25,8 @@ def test_unknown_path_and_wrong_kind_are_malformed(operation, view, policy):
         handler.handle("/validate/pods", request, view, policy)
     assert info.value.status == 404
     with pytest.raises(
-        errors.MalformedReview, match=r"judges OperationTemplate\.ops\.vworkspace\.io, not Operation"
+        errors.MalformedReview,
+        match=r"judges OperationTemplate\.ops\.vworkspace\.io, not Operation",
     ):
         handler.handle("/validate/operationtemplates", request, view, policy)
 
