@@ -25,6 +25,8 @@ from sim.argo import steps as steps_mod
 Obj = dict[str, Any]
 
 DEADLINE_MESSAGE = "Step exceeded its deadline"
+# Task/step fields that expand into several nodes; the simulator refuses them explicitly.
+LOOP_FIELDS = ("withItems", "withParam", "withSequence")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _RETRIED = re.compile(r"^(.*)\((\d+)\)$")
@@ -235,6 +237,9 @@ class Operation:
         """Argo's executeTemplate for the node `name`; returns its node."""
         node = self.node(name)
         try:
+            loops = [k for k in LOOP_FIELDS if holder.get(k)]
+            if loops:
+                raise errors.TemplateError(f"{loops[0]} loops are not simulated")
             tmpl = self.resolve(holder)
             inputs = self.inputs(tmpl, args)
         except errors.TemplateError as exc:

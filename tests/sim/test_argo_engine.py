@@ -309,3 +309,13 @@ def test_advance_in_one_jump_equals_small_steps() -> None:
     base = fx.workflow([fx.dag(tasks), fx.script("s")])
     jump, small = fx.run(copy.deepcopy(base), step=3600), fx.run(copy.deepcopy(base), step=1)
     assert jump["status"] == small["status"]
+
+
+def test_loops_are_refused_explicitly() -> None:
+    task = {"name": "each", "template": "s", "withItems": ["a", "b"]}
+    wf = fx.workflow([fx.dag([task]), fx.script("s")])
+    fx.run(wf)
+    node = fx.by_display(wf)["each"]
+    assert node["phase"] == "Error"
+    assert "withItems loops are not simulated" in node["message"]
+    assert wf["status"]["phase"] == "Error"
