@@ -310,3 +310,50 @@ def test_options_anywhere_between_words(capsys, manifest):
     )
     assert code == 0
     assert [a["subject"] for a in json.loads(out)] == ["ServiceAccount/team/runner"]
+
+
+def test_custom_rules_file(capsys, manifest, tmp_path):
+    from webhooks.rbac import catalogue
+
+    data = yaml.safe_load(
+        catalogue.resources.files("policies").joinpath("rbac-rules.yaml").read_text()
+    )
+    for rule in data["rules"]:
+        if rule["id"] == "RBAC003":
+            rule["severity"] = "low"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(data))
+    code, out, _ = run(
+        capsys, str(manifest), "--rules", str(rules), "-o", "json", "--fail-on", "high"
+    )
+    assert code == 0
+    assert {f["severity"] for f in json.loads(out) if f["id"] == "RBAC003"} == {"low"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: policy.opgate.vworkspace.io/v1alpha1\nkind: RbacRules\nrules: []\n")
+    code, _, err = run(capsys, str(manifest), "--rules", str(bad))
+    assert code == 2 and "rules" in err
+
+
+def test_include_defaults(capsys, tmp_path):
+    defaults = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+    path = tmp_path / "defaults.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            b.binding("cluster-admin", "cluster-admin", b.group("system:masters"), labels=defaults)
+        )
+    )
+    assert run(capsys, str(path), "-o", "json")[1] == "[]\n"
+    _, out, _ = run(capsys, str(path), "-o", "json", "--include-defaults")
+    assert {f["id"] for f in json.loads(out)} == {"RBAC001", "RBAC021"}
+
+
+def test_live_cluster_sarif_has_logical_locations_only(capsys, tmp_path, apiserver):
+    kubeconfig = _kubeconfig(tmp_path, apiserver)
+    code, out, _ = run(capsys, "--kubeconfig", str(kubeconfig), "-o", "sarif")
+    assert code == 0
+    for result in json.loads(out)["runs"][0]["results"]:
+        (location,) = result["locations"]
+        assert "physicalLocation" not in location
+        assert (
+            location["logicalLocations"][-1]["fullyQualifiedName"] == result["properties"]["role"]
+        )
