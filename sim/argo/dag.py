@@ -40,8 +40,11 @@ def node_scope(prefix: str, name: str, node: Obj, out: dict[str, str]) -> None:
 
 
 class _Dag:
-    def __init__(self, op: Operation, name: str, tmpl: Obj, boundary: Obj) -> None:
+    def __init__(
+        self, op: Operation, name: str, tmpl: Obj, boundary: Obj, inputs: list[Obj]
+    ) -> None:
         self.op = op
+        self.base = op.scope(inputs)
         self.name = name
         self.tmpl = tmpl
         self.spec = tmpl.get("dag") or {}
@@ -77,7 +80,7 @@ class _Dag:
                 self.op.add_child(self.op.nodes[out]["name"], node_name)
 
     def scope(self, task: str) -> dict[str, str]:
-        scope = dict(self.op.globals)
+        scope = dict(self.base)
         for name in self.tasks:
             node = self.task_node(name)
             if node is not None and name != task:
@@ -242,14 +245,21 @@ class _Dag:
         self.boundary["outboundNodes"] = outbound
 
 
-def execute(op: Operation, name: str, tmpl: Obj, holder: Obj, boundary_id: str | None) -> Obj:
+def execute(
+    op: Operation,
+    name: str,
+    tmpl: Obj,
+    holder: Obj,
+    boundary_id: str | None,
+    inputs: list[Obj] | None = None,
+) -> Obj:
     """Run (one reconcile of) a DAG template as node `name`; returns the DAG node."""
     node = op.node(name) or op.init_node(
         name, nodes.DAG, boundary_id, nodes.RUNNING, str(tmpl.get("name") or ""), holder=holder
     )
     if nodes.fulfilled(node["phase"]):
         return node
-    dag = _Dag(op, name, tmpl, node)
+    dag = _Dag(op, name, tmpl, node, inputs or [])
     targets = dag.targets()
     for target in targets:
         dag.run_task(target)

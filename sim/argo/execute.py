@@ -200,8 +200,9 @@ class Operation:
 
     def template_of(self, node: Obj) -> Obj | None:
         """The template a node was created from, or None."""
-        holder = {"templateRef": node["templateRef"]} if "templateRef" in node else node
-        if "templateRef" not in node:
+        if "templateRef" in node:
+            holder = {"templateRef": node["templateRef"]}
+        else:
             holder = {"template": node.get("templateName")}
         try:
             return self.resolve(holder)
@@ -265,9 +266,9 @@ class Operation:
         node = self.node(name)
         tmpl_name = str(tmpl.get("name") or "")
         if "dag" in tmpl:
-            return dag_mod.execute(self, name, tmpl, holder, boundary_id)
+            return dag_mod.execute(self, name, tmpl, holder, boundary_id, inputs)
         if "steps" in tmpl:
-            return steps_mod.execute(self, name, tmpl, holder, boundary_id)
+            return steps_mod.execute(self, name, tmpl, holder, boundary_id, inputs)
         if node is not None:
             return node
         if "container" in tmpl or "script" in tmpl or "containerSet" in tmpl or "resource" in tmpl:

@@ -90,14 +90,21 @@ def _group(
     return op.mark(sg, nodes.SUCCEEDED)
 
 
-def execute(op: Operation, name: str, tmpl: Obj, holder: Obj, boundary_id: str | None) -> Obj:
+def execute(
+    op: Operation,
+    name: str,
+    tmpl: Obj,
+    holder: Obj,
+    boundary_id: str | None,
+    inputs: list[Obj] | None = None,
+) -> Obj:
     """Run (one reconcile of) a steps template as node `name`; returns the Steps node."""
     node = op.node(name) or op.init_node(
         name, nodes.STEPS, boundary_id, nodes.RUNNING, str(tmpl.get("name") or ""), holder=holder
     )
     if nodes.fulfilled(node["phase"]):
         return node
-    scope = dict(op.globals)
+    scope = op.scope(inputs or [])
     groups = [g for g in tmpl.get("steps") or [] if isinstance(g, list)]
     tmpl_name = str(tmpl.get("name") or "")
     for i, group in enumerate(groups):

@@ -319,3 +319,26 @@ def test_loops_are_refused_explicitly() -> None:
     assert node["phase"] == "Error"
     assert "withItems loops are not simulated" in node["message"]
     assert wf["status"]["phase"] == "Error"
+
+
+def test_nested_dag_passes_its_inputs_down() -> None:
+    outer = fx.dag(
+        [
+            {
+                "name": "inner",
+                "template": "sub",
+                "arguments": {"parameters": [{"name": "who", "value": "x"}]},
+            }
+        ]
+    )
+    sub = {
+        "name": "sub",
+        "inputs": {"parameters": [{"name": "who"}]},
+        "dag": {
+            "tasks": [{"name": "leaf", "template": "s", "when": "{{inputs.parameters.who}} == x"}]
+        },
+    }
+    wf = fx.workflow([outer, sub, fx.script("s")])
+    fx.run(wf)
+    names = {n["name"]: n["phase"] for n in wf["status"]["nodes"].values()}
+    assert names == {"wf": "Succeeded", "wf.inner": "Succeeded", "wf.inner.leaf": "Succeeded"}
