@@ -235,7 +235,7 @@ def check_namespace(store: store_mod.Store, res: registry.Resource, key: Key) ->
 def initial_status(store: store_mod.Store, res: registry.Resource, obj: Obj, keep: bool) -> Obj:
     """Status the server sets on create: Namespaces Active, CRDs Established (unless kept)."""
     if res.key == kinds.NAMESPACE.key:
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec = registry.as_dict(obj.get("spec"))
         obj["spec"] = dict(spec, finalizers=spec.get("finalizers") or ["kubernetes"])
         if not keep or not isinstance(obj.get("status"), dict):
             obj["status"] = {"phase": "Active"}
@@ -279,8 +279,8 @@ def established_status(store: store_mod.Store, crd: Obj) -> Obj:
 
 def _check_crd(crd: Obj) -> None:
     name = str((crd.get("metadata") or {}).get("name", ""))
-    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    spec = registry.as_dict(crd.get("spec"))
+    names = registry.as_dict(spec.get("names"))
     causes = []
     for field, value in (
         ("spec.group", spec.get("group")),
@@ -297,7 +297,7 @@ def _check_crd(crd: Obj) -> None:
                 f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"',
             )
         )
-    versions = spec.get("versions") if isinstance(spec.get("versions"), list) else []
+    versions = list(spec.get("versions") or ()) if isinstance(spec.get("versions"), list) else []
     if sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
         causes.append(
             errors.field_error(

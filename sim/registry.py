@@ -15,6 +15,11 @@ from webhooks import kinds
 Obj = dict[str, Any]
 
 
+def as_dict(value: Any) -> Obj:
+    """`value` when it is a JSON object, else an empty one (for reading untrusted manifests)."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Resource:
     """One served resource: names, scope, versions, subresources and (for CRDs) schemas."""
@@ -109,8 +114,8 @@ BUILTINS: tuple[Resource, ...] = (
 
 def from_crd(crd: Obj) -> Resource | None:
     """The resource a CRD defines, or None when its spec is too broken to serve."""
-    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    spec = as_dict(crd.get("spec"))
+    names = as_dict(spec.get("names"))
     group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
     if not (isinstance(group, str) and isinstance(kind, str) and isinstance(plural, str)):
         return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from sim import errors
+from sim import errors, registry
 
 Obj = dict[str, Any]
 # Fields every object keeps regardless of its schema.
@@ -187,7 +187,7 @@ def _default(node: Any, schema: Any) -> Any:
         return [_default(v, schema.get("items")) for v in node]
     if not isinstance(node, dict):
         return node
-    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    props = registry.as_dict(schema.get("properties"))
     out = dict(node)
     for key, sub in props.items():
         if key not in out and isinstance(sub, dict) and "default" in sub:

@@ -14,6 +14,7 @@ decides against the store's contents with O(1) lookups. The store is thread-safe
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +26,7 @@ from webhooks import clusterview, kinds, review
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # (group, kind, namespace, name)
+Warnings = list[str]  # a collector writes append admission and pruning warnings to
 # Who writes when nobody says: a cluster admin, as kubectl with an admin kubeconfig.
 ADMIN = review.UserInfo("system:admin", ("system:masters", "system:authenticated"))
 # Namespaces every cluster starts with.
@@ -121,7 +123,7 @@ class Store:
         *,
         labels: str | selectors.Selector = "",
         fields: str | selectors.FieldSelector = "",
-    ) -> tuple[list[Obj], int]:
+    ) -> tuple[builtins.list[Obj], int]:
         """Copies of the matching objects sorted by (namespace, name), and the list's resourceVersion."""
         labels = selectors.parse_labels(labels) if isinstance(labels, str) else labels
         fields = selectors.parse_fields(fields) if isinstance(fields, str) else fields
@@ -136,7 +138,7 @@ class Store:
             ]
             return out, self._rv
 
-    def objects(self) -> list[Obj]:
+    def objects(self) -> builtins.list[Obj]:
         """Copies of every stored object, sorted by (group, kind, namespace, name)."""
         with self.lock:
             return [
@@ -222,7 +224,7 @@ class Store:
         namespace: str | None = None,
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
         field_validation: str = "Warn",
         keep_status: bool = False,
     ) -> Obj:
@@ -237,7 +239,7 @@ class Store:
             obj = names.prepare_create(self, res, obj, namespace)
             attrs = self._attrs("CREATE", res, obj, None, "", user, dry_run)
             obj = self._defaulted(res, obj, warnings, field_validation)
-            obj = self._mutate(attrs, obj, warnings)
+            obj = self._mutated(attrs, obj, warnings)
             m = meta(obj)
             if not m.get("name") and m.get("generateName"):
                 m["name"] = str(m["generateName"]) + self.ids.suffix()
@@ -269,7 +271,7 @@ class Store:
         name: str | None = None,
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
         field_validation: str = "Warn",
     ) -> Obj:
         """Replace an object (404, 409 on a stale resourceVersion, 422); returns a copy.
@@ -304,7 +306,7 @@ class Store:
         subresource: str = "",
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
         field_validation: str = "Warn",
     ) -> Obj:
         """Patch an object in place (merge, JSON or strategic-as-merge); 404 when absent."""
@@ -339,7 +341,7 @@ class Store:
                 return self.update(obj, user=user, **kwargs)
             return self.create(obj, user=user, **kwargs)
 
-    def load(self, objs: Iterable[Obj]) -> list[Obj]:
+    def load(self, objs: Iterable[Obj]) -> builtins.list[Obj]:
         """Seed cluster state without admission, keeping each object's status as written.
 
         CRDs and Namespaces go first; missing namespaces are created. Returns the stored copies.
@@ -370,7 +372,7 @@ class Store:
         preconditions: Obj | None = None,
         user: review.UserInfo = ADMIN,
         dry_run: bool = False,
-        warnings: list[str] | None = None,
+        warnings: Warnings | None = None,
     ) -> Obj:
         """Delete (or, with finalizers, mark for deletion) an object; returns its last state.
 
@@ -430,13 +432,20 @@ class Store:
         )
 
     def _mutate(
-        self, attrs: admission.Attributes, obj: Obj | None, warnings: list[str] | None
-    ) -> Obj:
+        self, attrs: admission.Attributes, obj: Obj | None, warnings: Warnings | None
+    ) -> Obj | None:
         if self.chain is None or attrs.resource.key in admission.EXEMPT:
-            return obj  # type: ignore[return-value]
+            return obj
         out, found = self.chain.mutate(self.view, attrs, obj)
         if warnings is not None:
             warnings.extend(found)
+        return out
+
+    def _mutated(self, attrs: admission.Attributes, obj: Obj, warnings: Warnings | None) -> Obj:
+        """The object after the mutating webhooks of a create or update."""
+        out = self._mutate(attrs, obj, warnings)
+        if out is None:
+            raise errors.internal("a mutating webhook left no object")
         return out
 
     def _validate(
@@ -444,7 +453,7 @@ class Store:
         attrs: admission.Attributes,
         obj: Obj | None,
         old: Obj | None,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
     ) -> None:
         if self.chain is None or attrs.resource.key in admission.EXEMPT:
             return
@@ -456,7 +465,7 @@ class Store:
         self,
         res: registry.Resource,
         obj: Obj,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
         field_validation: str = "Warn",
     ) -> Obj:
         """Prune unknown fields (Warn: as warnings; Strict: 400) and apply schema defaults."""
@@ -476,7 +485,7 @@ class Store:
         return schema.default(found, obj)
 
     def _validated(
-        self, res: registry.Resource, obj: Obj, old: Obj | None, warnings: list[str] | None
+        self, res: registry.Resource, obj: Obj, old: Obj | None, warnings: Warnings | None
     ) -> Obj:
         """Pruned, defaulted and schema-checked (422 Invalid listing every violation)."""
         found = res.schemas.get(res.storage_version) if res.crd else None
@@ -496,7 +505,7 @@ class Store:
         subresource: str,
         user: review.UserInfo,
         dry_run: bool,
-        warnings: list[str] | None,
+        warnings: Warnings | None,
         field_validation: str = "Warn",
     ) -> Obj:
         if subresource not in ("", "status") or (subresource == "status" and not res.status):
@@ -509,7 +518,7 @@ class Store:
         attrs = self._attrs("UPDATE", res, new, old, subresource, user, dry_run)
         if not subresource:
             new = self._defaulted(res, new, warnings, field_validation)
-        new = self._mutate(attrs, new, warnings)
+        new = self._mutated(attrs, new, warnings)
         new = names.prepare_update(res, old, new, subresource)
         names.validate_meta(res, new, old)
         new = self._validated(res, new, old, warnings)
