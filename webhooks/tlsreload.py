@@ -43,6 +43,7 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A TLS server context (TLS 1.2+) holding the certificate chain and key."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(["http/1.1"])  # aiohttp speaks HTTP/1.1; kube-apiserver falls back
     load(ctx, cert, key)
     return ctx
 
