@@ -186,10 +186,14 @@ class Simulation:
         self._seen_workflows: dict[tuple[str, str], str] = {}
         self._seen_operations: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.record = record
-        self._op_watch = self.store.watch()
-        self._wf_watch = self.store.watch()
-        self._seen_op_watch = self.store.watch()
-        self._seen_wf_watch = self.store.watch()
+        # Watches of every kind (a CRD may be installed later) from now on, filtered by kind on
+        # reading; the Operations already stored are reconciled once at the start.
+        rv = self.store.resource_version
+        self._op_watch = self.store.watch(resource_version=rv)
+        self._wf_watch = self.store.watch(resource_version=rv)
+        self._seen_op_watch = self.store.watch(resource_version=rv)
+        self._seen_wf_watch = self.store.watch(resource_version=rv)
+        self._pending: set[tuple[str, str]] = self._stored_operations()
 
     def _load(self, objects: list[Obj]) -> None:
         """Seed the store; an object it refuses is a bad scenario (named, with why)."""
@@ -294,15 +298,25 @@ class Simulation:
         """Forget what the reconciler watched and look at every Operation again."""
         for watcher in (self._op_watch, self._wf_watch):
             watcher.close()
-        self._op_watch = self.store.watch()
-        self._wf_watch = self.store.watch()
+        rv = self.store.resource_version
+        self._op_watch = self.store.watch(resource_version=rv)
+        self._wf_watch = self.store.watch(resource_version=rv)
+        self._pending = self._stored_operations()
+
+    def _stored_operations(self) -> set[tuple[str, str]]:
+        try:
+            ops, _ = self.store.list(*OPERATION_KEY)
+        except sim_errors.ApiError:  # the Operation CRD is not installed
+            return set()
+        return {(str(o["metadata"].get("namespace") or ""), o["metadata"]["name"]) for o in ops}
 
     def reconcile(self) -> bool:
         """One pass of the operator over the Operations whose Operation or Workflow changed;
         whether it wrote anything."""
         changed = False
-        keys = set(self._changed(self._op_watch, OPERATION_KEY))
+        keys = set(self._changed(self._op_watch, OPERATION_KEY)) | self._pending
         keys |= set(self._changed(self._wf_watch, WORKFLOW_KEY))
+        self._pending = set()
         for key in sorted(keys):
             found = self.store.find(*OPERATION_KEY, *key)
             if found is None:

@@ -109,10 +109,21 @@ class Controller:
         self._watch = self._start()
 
     def _start(self) -> Any:
+        """List the Workflows, then watch (every kind: the CRD may come later) from there."""
         self._active.clear()
         self._due.clear()
         self._dirty.clear()
-        return self.store.watch()  # every kind: the Workflow CRD may be installed later
+        try:
+            items, rv = self.store.list(kinds.ARGO_GROUP, "Workflow")
+        except sim_errors.ApiError:  # the Workflow CRD is not installed (yet)
+            items, rv = [], self.store.resource_version
+        for wf in items:
+            meta = wf["metadata"]
+            if not engine.is_terminal(wf):
+                key = (str(meta.get("namespace") or ""), str(meta["name"]))
+                self._active[key] = wf
+                self._dirty.add(key)
+        return self.store.watch(resource_version=rv)
 
     def restart(self) -> None:
         """Stop watching and start again from a fresh list, as a restarted controller does."""
