@@ -19,6 +19,14 @@ from webhooks.rbac import builtins
 Obj = dict[str, Any]
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
@@ -125,10 +133,10 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     """Whether a metav1.LabelSelector selects these labels; an empty selector selects all."""
     if not isinstance(selector, dict):
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
+    for key, value in _dict(selector.get("matchLabels")).items():
         if labels.get(key) != value:
             return False
-    for expr in selector.get("matchExpressions") or ():
+    for expr in _list(selector.get("matchExpressions")):
         if not isinstance(expr, dict):
             return False
         key, op = str(expr.get("key", "")), expr.get("operator")
@@ -148,9 +156,7 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
 
 def labels_of(obj: Obj) -> dict[str, str]:
     """The labels of an object (string values only)."""
-    raw = (obj.get("metadata") or {}).get("labels") or {}
-    if not isinstance(raw, dict):
-        return {}
+    raw = _dict(_dict(obj.get("metadata")).get("labels"))
     return {str(k): v for k, v in raw.items() if isinstance(v, str)}
 
 
@@ -197,9 +203,9 @@ class Resolver:
             return None
         aggregation = obj.get("aggregationRule") if ref.kind == "ClusterRole" else None
         if not isinstance(aggregation, dict):
-            return tuple(Rule.from_obj(r) for r in obj.get("rules") or ())
+            return tuple(Rule.from_obj(r) for r in _list(obj.get("rules")))
         out: list[Rule] = []
-        for selector in aggregation.get("clusterRoleSelectors") or ():
+        for selector in _list(aggregation.get("clusterRoleSelectors")):
             for name in sorted(self.cluster_roles()):
                 if name == ref.name or name in seen:
                     continue
@@ -221,7 +227,7 @@ class Resolver:
             aggregation = obj.get("aggregationRule")
             if other == name or not isinstance(aggregation, dict):
                 continue
-            selectors = aggregation.get("clusterRoleSelectors") or ()
+            selectors = _list(aggregation.get("clusterRoleSelectors"))
             if any(selector_matches(s, labels) for s in selectors):
                 out.append(other)
         return out

@@ -319,3 +319,42 @@ def test_for_subject_direct_matches_review(objs):
             continue
         mine = [f for f in reviewed if f.subject == s]
         assert mine == findings.for_subject(view, s, direct=True)
+
+
+junk = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=5)
+    | st.sampled_from(["*", "", "pods"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@st.composite
+def junk_object(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]))
+    meta: dict[str, Any] = {"name": draw(st.sampled_from(["r1", "r2", "view"]))}
+    if kind.startswith("Role") or draw(st.booleans()):
+        meta["namespace"] = draw(st.sampled_from(["a", ""]))
+    meta["labels"] = draw(junk)
+    obj: dict[str, Any] = {"apiVersion": b.RBAC, "kind": kind, "metadata": meta}
+    for key in ("rules", "aggregationRule", "roleRef"):
+        if draw(st.booleans()):
+            obj[key] = draw(junk | st.lists(junk | rules_st, max_size=2))
+    # A list: clusterview.subjects_of (the index's, not ours) iterates `subjects` as given.
+    obj["subjects"] = draw(st.lists(junk | st.sampled_from(SUBJECTS), max_size=2))
+    return obj
+
+
+@given(st.lists(junk_object(), max_size=5))
+def test_malformed_rbac_objects_never_crash_the_engine(objs):
+    view = clusterview.ClusterIndex(objs)
+    findings.review(view, include_defaults=True)
+    authorizer.diagnostics(view)
+    authorizer.who_can(view, "get", "pods", namespace="a")
+    for s in [subjects.service_account("a", "r"), subjects.user("alice"), subjects.group("g")]:
+        findings.for_subject(view, s)
