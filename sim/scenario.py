@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from sim.argo import execute as argo_execute
+from sim.argo import pods as argo_pods
 from sim.argo import world
 from webhooks import errors as webhook_errors
 from webhooks import manifests
@@ -149,7 +149,7 @@ class _Reader:
         phase = data.get("phase", "Succeeded")
         if phase not in ("Succeeded", "Failed", "Error"):
             raise self.fail(f"{path}.phase", f"must be Succeeded, Failed or Error, not {phase!r}")
-        duration = argo_execute.parse_duration(data.get("duration", world.DEFAULT_DURATION))
+        duration = argo_pods.parse_duration(data.get("duration", world.DEFAULT_DURATION))
         if duration is None or duration < 0:
             raise self.fail(f"{path}.duration", "must be seconds (30) or a duration (30s, 5m)")
         code = data.get("exitCode")
@@ -198,7 +198,7 @@ class _Reader:
         if kind == "advance":
             if args == "idle":
                 return Action(kind, None, where)
-            seconds = argo_execute.parse_duration(args)
+            seconds = argo_pods.parse_duration(args)
             if seconds is None or seconds < 0:
                 raise self.fail(where, "must be seconds (60), a duration (5m) or idle")
             return Action(kind, seconds, where)

@@ -1,53 +1,25 @@
 """One reconcile of a Workflow at one instant: Argo's executeTemplate and its template kinds.
 
-`Operation` holds the workflow, its status (mutated in place) and the instant. Its parts mirror
-argo-workflows' controller: pod reconciliation (a pod finishes at startedAt + duration),
-deadline enforcement (`Step exceeded its deadline`), then the entry template: pods (container,
-script), resource templates (create the manifest, then wait for successCondition /
-failureCondition), suspend templates, retries (`Retry` node with `name(n)` attempts, `No more
-retries left`), DAGs (see `sim.argo.dag`) and steps (see `sim.argo.steps`).
+`Operation` holds the workflow, its status (mutated in place) and the instant: node
+bookkeeping as Argo does it (ids, display names, children, outbound nodes), template
+resolution and inputs, and executeTemplate with retries (`Retry` node with `name(n)` attempts,
+`No more retries left`). Pods, resources, suspensions and the clock are in `sim.argo.pods`,
+DAGs in `sim.argo.dag`, steps in `sim.argo.steps`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import re
 from typing import Any
 
-import orjson
-import yaml
-
-from sim.argo import conditions, errors, nodes, spec, substitute, world
 from sim.argo import dag as dag_mod
+from sim.argo import errors, nodes, pods, spec, world
 from sim.argo import steps as steps_mod
 
 Obj = dict[str, Any]
 
-DEADLINE_MESSAGE = "Step exceeded its deadline"
 # Task/step fields that expand into several nodes; the simulator refuses them explicitly.
 LOOP_FIELDS = ("withItems", "withParam", "withSequence")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_RETRIED = re.compile(r"^(.*)\((\d+)\)$")
-# libyaml's safe loader when available (the pure-Python one is an order of magnitude slower).
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_duration(value: Any) -> int | None:
-    """Seconds of an Argo duration (`30`, `30s`, `5m`, `2h`), or None when unparseable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    match = _DURATION.match(str(value or ""))
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_manifest(text: str) -> bytes:
-    """A resource manifest parsed once per distinct text (kept as JSON bytes)."""
-    return orjson.dumps(yaml.load(text, Loader=_LOADER))
 
 
 class Operation:
@@ -290,7 +262,7 @@ class Operation:
         if inputs:
             node["inputs"] = {"parameters": inputs}
         if "resource" in tmpl:
-            self._create_resource(node, tmpl)
+            pods.create_resource(self, node, tmpl)
         return node
 
     def _retry(
@@ -356,142 +328,6 @@ class Operation:
             return False
         return True
 
-    # --- pods, resources, suspensions ------------------------------------------------------
-    def step_ref(self, node: Obj) -> world.StepRef:
-        """How the world names a pod node."""
-        display = str(node.get("displayName") or node["name"])
-        attempt = 0
-        if node.get("nodeFlag", {}).get("retried"):
-            match = _RETRIED.match(display)
-            if match:
-                display, attempt = match.group(1), int(match.group(2))
-        template = str(node.get("templateName") or (node.get("templateRef") or {}).get("template"))
-        return world.StepRef(self.name, self.namespace, node["name"], display, template, attempt)
-
-    def _manifest(self, node: Obj, tmpl: Obj) -> Obj:
-        scope = self.scope((node.get("inputs") or {}).get("parameters") or [])
-        text = substitute.substitute(str((tmpl.get("resource") or {}).get("manifest") or ""), scope)
-        try:
-            manifest = orjson.loads(_parse_manifest(text))
-        except yaml.YAMLError as exc:
-            raise errors.TemplateError(f"resource manifest is not valid YAML: {exc}") from None
-        if not isinstance(manifest, dict):
-            raise errors.TemplateError("resource manifest is not a mapping")
-        meta = manifest.setdefault("metadata", {})
-        if not meta.get("namespace"):
-            meta["namespace"] = self.namespace
-        return manifest
-
-    def _create_resource(self, node: Obj, tmpl: Obj) -> None:
-        resource = tmpl.get("resource") or {}
-        action = str(resource.get("action") or "")
-        try:
-            manifest = self._manifest(node, tmpl)
-        except errors.TemplateError as exc:
-            self.mark(node, nodes.ERROR, str(exc))
-            return
-        if action in ("create", "apply"):
-            error = self.world.create_object(manifest, action=action)
-            if error:
-                self.mark(node, nodes.FAILED, error)
-                return
-        elif action != "get":
-            self.mark(node, nodes.ERROR, f"resource action '{action}' is not simulated")
-            return
-        self._check_resource(node, tmpl)
-
-    def _check_resource(self, node: Obj, tmpl: Obj) -> None:
-        resource = tmpl.get("resource") or {}
-        success = str(resource.get("successCondition") or "")
-        failure = str(resource.get("failureCondition") or "")
-        if not success and not failure:
-            self.mark(node, nodes.SUCCEEDED)
-            return
-        try:
-            manifest = self._manifest(node, tmpl)
-        except errors.TemplateError as exc:
-            self.mark(node, nodes.ERROR, str(exc))
-            return
-        meta = manifest.get("metadata") or {}
-        obj = self.world.get_object(
-            str(manifest.get("apiVersion") or ""), str(manifest.get("kind") or ""),
-            str(meta.get("namespace") or ""), str(meta.get("name") or ""),
-        )  # fmt: skip
-        if obj is None:
-            self.mark(
-                node, nodes.FAILED,
-                "The resource has been deleted while its status was still being checked. "
-                "Will not be retried",
-            )  # fmt: skip
-            return
-        try:
-            phase, message = conditions.check(obj, success, failure)
-        except conditions.ConditionError as exc:
-            self.mark(node, nodes.ERROR, f"success condition '{success}' failed to parse: {exc}")
-            return
-        if phase != nodes.RUNNING:
-            self.mark(node, phase, message)
-
-    def _finish_pod(self, node: Obj, tmpl: Obj, outcome: world.Outcome, at: dt.datetime) -> None:
-        phase = outcome.phase if outcome.phase in (nodes.FAILED, nodes.ERROR) else nodes.SUCCEEDED
-        node["outputs"] = {"result": outcome.result, "exitCode": str(outcome.code)}
-        given = dict(outcome.parameters)
-        declared = (tmpl.get("outputs") or {}).get("parameters") or []
-        params = []
-        for param in declared:
-            if not isinstance(param, dict):
-                continue
-            name = str(param.get("name"))
-            default = (param.get("valueFrom") or {}).get("default", param.get("default", ""))
-            params.append({"name": name, "value": str(given.get(name, default))})
-        if params:
-            node["outputs"]["parameters"] = params
-        node["phase"] = phase
-        node["finishedAt"] = nodes.timestamp(at)
-        if phase == nodes.FAILED:
-            suffix = f": {outcome.message}" if outcome.message else ""
-            node["message"] = f"main: Error (exit code {outcome.code}){suffix}"
-        elif phase == nodes.ERROR:
-            node["message"] = outcome.message or f"main: Error (exit code {outcome.code})"
-        elif outcome.message:
-            node["message"] = outcome.message
-        if phase == nodes.SUCCEEDED:
-            scope = self.scope((node.get("inputs") or {}).get("parameters") or [])
-            for obj in outcome.creates:
-                self.world.create_object(substitute.substitute_data(obj, scope), action="apply")
-
-    def reconcile_pods(self) -> None:
-        """Finish pods whose time is up, check resource conditions, expire timed suspensions."""
-        for node in list(self.nodes.values()):
-            if nodes.fulfilled(node["phase"]):
-                continue
-            started = nodes.parse_time(node.get("startedAt")) or self.now
-            if node["type"] == nodes.POD:
-                tmpl = self.template_of(node) or {}
-                if "resource" in tmpl:
-                    self._check_resource(node, tmpl)
-                    continue
-                outcome = self.world.outcome(self.step_ref(node))
-                end = started + dt.timedelta(seconds=max(0, outcome.duration))
-                if end <= self.now:
-                    self._finish_pod(node, tmpl, outcome, end)
-            elif nodes.is_active_suspend(node):
-                seconds = self._suspend_seconds(node)
-                if seconds is not None and started + dt.timedelta(seconds=seconds) <= self.now:
-                    self.mark(node, nodes.SUCCEEDED)
-
-    def _suspend_seconds(self, node: Obj) -> int | None:
-        tmpl = self.template_of(node) or {}
-        return parse_duration((tmpl.get("suspend") or {}).get("duration"))
-
-    def waits_on_objects(self) -> bool:
-        """Whether a resource step is waiting for its object's conditions (polled)."""
-        for node in self.nodes.values():
-            pending = node["type"] == nodes.POD and not nodes.fulfilled(node["phase"])
-            if pending and "resource" in (self.template_of(node) or {}):
-                return True
-        return False
-
     def deadline(self) -> dt.datetime | None:
         """startedAt (whole seconds) + activeDeadlineSeconds, or None."""
         seconds = self.workflow.get("spec", {}).get("activeDeadlineSeconds")
@@ -502,43 +338,25 @@ class Operation:
             return None
         return started + dt.timedelta(seconds=seconds)
 
-    def enforce_deadline(self) -> None:
-        """Past the deadline, fail pending/running pods and waiting Suspend nodes."""
-        deadline = self.deadline()
-        if deadline is None or self.now < deadline:
-            return
-        for node in self.nodes.values():
-            if nodes.fulfilled(node["phase"]):
-                continue
-            if node["type"] == nodes.POD or nodes.is_active_suspend(node):
-                self.mark(node, nodes.FAILED, DEADLINE_MESSAGE)
-
     def suspended(self) -> bool:
         """`spec.suspend: true` on the live Workflow."""
         return (self.workflow.get("spec") or {}).get("suspend") is True
 
+    def reconcile_pods(self) -> None:
+        """Finish pods whose time is up, check resource conditions, expire timed suspensions."""
+        pods.reconcile_pods(self)
+
+    def enforce_deadline(self) -> None:
+        """Past the deadline, fail pending/running pods and waiting Suspend nodes."""
+        pods.enforce_deadline(self)
+
     def pending_events(self) -> list[dt.datetime]:
         """Times at which a running node finishes by itself, and the deadline."""
-        out: list[dt.datetime] = []
-        waiting = False
-        for node in self.nodes.values():
-            if nodes.fulfilled(node["phase"]):
-                continue
-            waiting = True
-            started = nodes.parse_time(node.get("startedAt")) or self.now
-            if node["type"] == nodes.POD:
-                if "resource" in (self.template_of(node) or {}):
-                    continue
-                outcome = self.world.outcome(self.step_ref(node))
-                out.append(started + dt.timedelta(seconds=max(0, outcome.duration)))
-            elif nodes.is_active_suspend(node):
-                seconds = self._suspend_seconds(node)
-                if seconds is not None:
-                    out.append(started + dt.timedelta(seconds=seconds))
-        deadline = self.deadline()
-        if deadline is not None and waiting:
-            out.append(deadline)
-        return out
+        return pods.pending_events(self)
+
+    def waits_on_objects(self) -> bool:
+        """Whether a resource step is waiting for its object's conditions (polled)."""
+        return pods.waits_on_objects(self)
 
     def run_entry(self) -> Obj | None:
         """Execute the entry template; returns the entry node."""
