@@ -77,14 +77,15 @@ def end_to_end(ops: int, extra: list[Obj]) -> dict[str, float]:
     start = time.perf_counter()
     sim = runner.Simulation(scen, record=False)
     ready = time.perf_counter()
-    result = sim.run()
+    sim.run()
     done = time.perf_counter()
     succeeded = sum(
         1
-        for o in result.objects
-        if o["kind"] == "Operation"
-        and o["metadata"]["name"].startswith("bench-")
-        and (o.get("status") or {}).get("phase") == "Succeeded"
+        for i in range(ops)
+        if (sim.store.find("ops.vworkspace.io", "Operation", "org-myteam", f"bench-{i}") or {})
+        .get("status", {})
+        .get("phase")
+        == "Succeeded"
     )
     if succeeded != ops:
         raise SystemExit(f"only {succeeded}/{ops} Operations succeeded")

@@ -151,7 +151,12 @@ def nested(fields: Obj) -> Obj:
 
 
 class Simulation:
-    """One run of one scenario."""
+    """One run of one scenario.
+
+    `seed` overrides the scenario's; `webhook_url`/`ca_file` send admission to a running server
+    over HTTPS instead of the in-process policy core; `record=False` keeps no timeline and no
+    final object dump (for benchmarks).
+    """
 
     def __init__(
         self,
@@ -457,7 +462,7 @@ class Simulation:
         self._check(self.scenario.expect)
         return Result(
             self.scenario.name, self.scenario.file, tuple(self.decisions), tuple(self.events),
-            tuple(self.failures), tuple(self.store.objects()),
+            tuple(self.failures), tuple(self.store.objects()) if self.record else (),
         )  # fmt: skip
 
     def _do(self, action: scenario.Action) -> None:
