@@ -30,7 +30,17 @@ from collections.abc import Callable
 from typing import Any
 
 from policies import model
-from reconciler import errors, events, informer, kube, leader, materialize, plan, workqueue
+from reconciler import (
+    errors,
+    events,
+    informer,
+    kube,
+    leader,
+    materialize,
+    plan,
+    status,
+    workqueue,
+)
 from webhooks import clusterview, kinds, resolve
 
 Obj = dict[str, Any]
@@ -171,6 +181,8 @@ class Controller:
             operation = self.api.get(kinds.OPERATION, namespace, name)
             if operation is None:
                 return  # deleted: its Workflow goes with it through the ownerReference
+            if not plan.managed(operation) or status.is_terminal(operation):
+                return  # another engine's, being deleted, or final: nothing to read or write
             workflow = self.api.get(kinds.WORKFLOW, namespace, name)
             now = self.clock()
             step = plan.plan(operation, workflow, policy=self.policy, now=now)

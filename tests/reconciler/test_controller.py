@@ -245,9 +245,10 @@ def test_leader_election_one_active_then_failover(cluster, policy_, example_oper
         )
         return controller.Controller(cluster.new_api(), policy_, settings)
 
-    cluster.store.create(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vworkspace-system"}}
-    ) if cluster.store.find("", "Namespace", "", "vworkspace-system") is None else None
+    if cluster.store.find("", "Namespace", "", "vworkspace-system") is None:
+        cluster.store.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vworkspace-system"}}
+        )
     a, b = replica("replica-a"), replica("replica-b")
     a.start()
     wait("replica-a to lead", a.elector.leading.is_set)
