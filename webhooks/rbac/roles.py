@@ -167,6 +167,7 @@ class Resolver:
         self.view = view
         self._rules: dict[Ref, tuple[Rule, ...] | None] = {}
         self._cluster_roles: dict[str, Obj] | None = None
+        self._labels: dict[str, dict[str, str]] = {}
         # Results derived from this view by other modules (findings per subject), same lifetime.
         self.memo: dict[Any, Any] = {}
 
@@ -179,7 +180,8 @@ class Resolver:
             }
             for name, obj in builtins.CLUSTER_ROLES.items():
                 found.setdefault(name, obj)
-            self._cluster_roles = found
+            self._labels = {name: labels_of(obj) for name, obj in found.items()}
+            self._cluster_roles = dict(sorted(found.items()))
         return self._cluster_roles
 
     def role(self, ref: Ref) -> Obj | None:
@@ -206,11 +208,10 @@ class Resolver:
             return tuple(Rule.from_obj(r) for r in _list(obj.get("rules")))
         out: list[Rule] = []
         for selector in _list(aggregation.get("clusterRoleSelectors")):
-            for name in sorted(self.cluster_roles()):
+            for name in self.cluster_roles():
                 if name == ref.name or name in seen:
                     continue
-                member = self.cluster_roles()[name]
-                if not selector_matches(selector, labels_of(member)):
+                if not selector_matches(selector, self._labels[name]):
                     continue
                 inner = self._compute(Ref("ClusterRole", "", name), seen | {ref.name})
                 out.extend(r for r in inner or () if r not in out)
