@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import jsonschema
+import orjson
 
 from sim import errors, registry
 
@@ -23,6 +24,9 @@ Obj = dict[str, Any]
 ROOT_FIELDS = ("apiVersion", "kind", "metadata")
 
 _validators: dict[int, tuple[Obj, jsonschema.protocols.Validator]] = {}
+# Validation outcomes remembered (oldest dropped first): plenty for a simulation's distinct specs.
+MAX_OUTCOMES = 4096
+_outcomes: dict[tuple[int, bytes], tuple[Obj, list[dict[str, str]]]] = {}
 _lock = threading.Lock()
 
 
@@ -138,12 +142,31 @@ def _cause(error: jsonschema.ValidationError) -> dict[str, str]:
 
 
 def validate(schema: Obj, obj: Obj) -> list[dict[str, str]]:
-    """Every violation of `schema` by `obj`, as StatusCauses sorted by field."""
+    """Every violation of `schema` by `obj`, as StatusCauses sorted by field.
+
+    Metadata is the apiserver's to validate (see `sim.names`); outcomes are memoized by the
+    rest of the object, as objects written again and again mostly repeat their content.
+    """
+    body = {k: v for k, v in obj.items() if k != "metadata"}
+    try:
+        key = (id(schema), orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    except TypeError:
+        key = None
+    with _lock:
+        hit = _outcomes.get(key) if key is not None else None
+    if hit is not None and hit[0] is schema:
+        return [dict(c) for c in hit[1]]
     found = validator(schema).iter_errors(obj)
     causes = [
         _cause(e) for e in found if not (e.absolute_path and e.absolute_path[0] == "metadata")
     ]
-    return sorted(causes, key=lambda c: (c["field"], c["message"]))
+    causes.sort(key=lambda c: (c["field"], c["message"]))
+    if key is not None:
+        with _lock:
+            if len(_outcomes) >= MAX_OUTCOMES:
+                _outcomes.pop(next(iter(_outcomes)))
+            _outcomes[key] = (schema, causes)
+    return [dict(c) for c in causes]
 
 
 def _prune(node: Any, schema: Any, path: str, dropped: list[str], *, root: bool = False) -> Any:

@@ -8,8 +8,10 @@ the other's part; generation moves only when the non-metadata, non-status part c
 Deleting honours finalizers and ownerReference GC (background, foreground, orphan) and
 namespaces (deleting one deletes its contents). Writes run the admission chain when one is set.
 
-`store.view` is a `webhooks.clusterview.ClusterIndex` kept current on every write, so admission
-decides against the store's contents with O(1) lookups. The store is thread-safe (one lock).
+`store.view` is a `webhooks.clusterview.ClusterIndex` kept current on every write of the kinds
+admission reads (`store.view_kinds`: the view kinds, webhook configurations and the target kinds
+OperationTemplates name — what `opgate serve`'s live cache watches), so admission decides against
+the store's contents with O(1) lookups. The store is thread-safe (one lock).
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ class Store:
         self.ids = clock.Ids(seed)
         self.registry = registry.Registry()
         self.view = clusterview.ClusterIndex()
+        # What the view indexes, as opgate's live cache watches it: the view kinds, webhook
+        # configurations and every OperationTemplate's target kinds. Other writes (Operations,
+        # Workflows, ...) leave the view and its memoized facts untouched.
+        self.view_kinds: set[tuple[str, str]] = {k.key for k in kinds.VIEW_KINDS} | {
+            registry.MUTATING_WEBHOOK_CONFIGURATION.key,
+            registry.VALIDATING_WEBHOOK_CONFIGURATION.key,
+        }
         self.chain = chain
         self.auto_namespaces = auto_namespaces
         self.lock = threading.RLock()
@@ -539,20 +548,36 @@ class Store:
         bucket = self._objects.setdefault(res.key[:2], {})
         if new is None:
             bucket.pop(key[2:], None)
-            self.view.delete(current)
+            if res.key in self.view_kinds:
+                self.view.delete(current)
             event = watches.Event(watches.DELETED, self._rv, res.group, res.kind, current, old)
         else:
             bucket[key[2:]] = current
-            self.view.upsert(current)
+            if res.key in self.view_kinds:
+                self.view.upsert(current)
             kind = watches.ADDED if old is None else watches.MODIFIED
             event = watches.Event(kind, self._rv, res.group, res.kind, current, old)
         gc.reindex(self, key, old, new)
         if res.key == kinds.CRD.key:
             self._sync_crd(current, new is not None)
+        if res.key == kinds.OPERATION_TEMPLATE.key and new is not None:
+            self._watch_target_kinds(current)
         self._history.append(event)
         for watcher in list(self._watchers):
             watcher.offer(event)
         return current
+
+    def _watch_target_kinds(self, template: Obj) -> None:
+        """Index the target kinds an OperationTemplate names (existing objects included)."""
+        spec = registry.as_dict(template.get("spec"))
+        for ref in spec.get("targetKinds") or ():
+            if not isinstance(ref, dict):
+                continue
+            key = (kinds.group_of(str(ref.get("apiVersion", ""))), str(ref.get("kind", "")))
+            if key not in self.view_kinds:
+                self.view_kinds.add(key)
+                for obj in self._bucket(*key).values():
+                    self.view.upsert(obj)
 
     def _sync_crd(self, crd: Obj, present: bool) -> None:
         name = str(meta(crd).get("name", ""))

@@ -303,3 +303,23 @@ def test_field_validation_and_warning_headers(served: Served) -> None:
         {"Content-Type": "application/merge-patch+json"},
     )
     assert code == 200 and sim.get("example.io", "Gizmo", "default", "g")["spec"] == {"size": 1}
+
+
+def test_custom_object_watch_with_bookmarks(served: Served) -> None:
+    sim, _, _ = served
+    api = client.CustomObjectsApi(_api(served))
+    args = ("example.io", "v1", "default", "widgets")
+    start = api.list_namespaced_custom_object(*args)["metadata"]["resourceVersion"]
+    sim.create(widget("a"))
+    sim.patch("example.io", "Widget", "default", "a", {"spec": {"n": 1}})
+    seen = []
+    for event in watch.Watch().stream(
+        api.list_namespaced_custom_object,
+        *args,
+        resource_version=start,
+        allow_watch_bookmarks=True,
+        timeout_seconds=1,
+    ):
+        seen.append((event["type"], event["object"]["metadata"].get("name")))
+    assert seen[:2] == [("ADDED", "a"), ("MODIFIED", "a")]
+    assert {t for t, _ in seen[2:]} <= {"BOOKMARK"}

@@ -321,3 +321,32 @@ def test_schema_validation_lists_every_violation() -> None:
     ok = s.create(widget("a", type="A", label=None, extra=1), warnings=warnings)
     assert ok["spec"] == {"type": "A", "size": 1, "label": None}
     assert warnings == ['unknown field "spec.extra"']
+
+
+def test_view_indexes_what_admission_reads_including_target_kinds(cluster: store.Store) -> None:
+    cluster.create(widget("before"))
+    assert cluster.view.list("example.io", "Widget") == []
+    revision = cluster.view.revision
+    cluster.create(
+        crd("ops.vworkspace.io", "OperationTemplate", "operationtemplates", scope="Cluster")
+    )
+    template = {
+        "apiVersion": "ops.vworkspace.io/v1",
+        "kind": "OperationTemplate",
+        "metadata": {"name": "t"},
+        "spec": {
+            "type": "X",
+            "engine": "workflow",
+            "targetKinds": [{"apiVersion": "example.io/v1", "kind": "Widget"}],
+        },
+    }
+    cluster.create(template)
+    assert cluster.view.revision > revision
+    assert [o["metadata"]["name"] for o in cluster.view.list("example.io", "Widget")] == ["before"]
+    cluster.create(widget("after"))
+    assert len(cluster.view.list("example.io", "Widget")) == 2
+    revision = cluster.view.revision
+    cluster.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
+    )
+    assert cluster.view.revision == revision
