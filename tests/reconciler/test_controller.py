@@ -19,7 +19,8 @@ OPS = ("ops.vworkspace.io", "Operation")
 WF = ("argoproj.io", "Workflow")
 NS = "org-myteam"
 NAME = "nextcloud-myteam-migrate-2026-05-28"
-FAST = leader.Timing(lease_duration=2, renew_deadline=1.5, retry_period=0.1)
+# Short retries so the test is quick; a lease long enough that a loaded machine never loses it.
+FAST = leader.Timing(lease_duration=15, renew_deadline=10, retry_period=0.1)
 
 
 def the_operation(repo_root) -> dict[str, Any]:
