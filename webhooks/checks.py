@@ -365,7 +365,10 @@ def check_service_account(ctx: Context) -> Failure | None:
             "(see deploy/runner/)",
         )
     wide = []
-    for binding in ctx.view.bindings_for_subject(("ServiceAccount", ns, name)):
+    # A binding may name the SA as a ServiceAccount subject or as the User its tokens present.
+    bindings = ctx.view.bindings_for_subject(("ServiceAccount", ns, name))
+    bindings += ctx.view.bindings_for_subject(("User", "", f"system:serviceaccount:{ns}:{name}"))
+    for binding in bindings:
         meta = resolve.mapping(binding.get("metadata"))
         role = resolve.mapping(binding.get("roleRef"))
         role_name = f"{role.get('kind')} {role.get('name')}"

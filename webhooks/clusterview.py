@@ -52,8 +52,10 @@ class ClusterView(Protocol):
 
 def subjects_of(binding: Obj) -> Iterator[Subject]:
     """The subjects of a (Cluster)RoleBinding, with RoleBinding SA namespaces defaulted."""
-    default_ns = (binding.get("metadata") or {}).get("namespace") or ""
-    for subject in binding.get("subjects") or ():
+    meta = binding.get("metadata")
+    default_ns = str(meta.get("namespace") or "") if isinstance(meta, dict) else ""
+    listed = binding.get("subjects")
+    for subject in listed if isinstance(listed, list) else ():
         if not isinstance(subject, dict):
             continue
         kind = str(subject.get("kind", ""))

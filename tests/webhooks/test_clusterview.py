@@ -86,3 +86,15 @@ def test_template_index_agrees_with_a_scan(steps):
             )
             assert index.operation_templates(type_, engine) == expected
     assert len(index) == len(model)
+
+
+def test_malformed_bindings_are_indexed_without_subjects():
+    bad = binding("ClusterRoleBinding", "", "bad", [])
+    bad["subjects"] = 1
+    index = clusterview.ClusterIndex(
+        [
+            bad,
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": None},
+        ]
+    )
+    assert index.get("rbac.authorization.k8s.io", "ClusterRoleBinding", "", "bad") == bad

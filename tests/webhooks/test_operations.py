@@ -362,3 +362,28 @@ def test_rbac_verdict_is_recomputed_after_a_write(operation, view, policy):
     assert validate(operation, view, policy).reason == "ServiceAccountNotAllowed"
     view.upsert(role)
     assert validate(operation, view, policy).allowed
+
+
+def test_runner_bound_cluster_wide_as_its_username_is_denied(operation, view, policy):
+    view.upsert(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "runner-by-username"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User",
+                    "name": "system:serviceaccount:org-myteam:vworkspace-operation-runner",
+                }
+            ],
+        }
+    )
+    decision = validate(operation, view, policy)
+    assert decision.reason == "ServiceAccountNotAllowed"
+    assert "ClusterRoleBinding runner-by-username" in decision.message
