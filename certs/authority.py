@@ -147,12 +147,7 @@ def generate(
     names = dns_names(service, namespace, localhost=localhost)
     ips = ["127.0.0.1"] if localhost else []
     cert, key = make_serving(ca_cert, ca_key, names, days=days, ips=ips)
-    return Bundle(
-        ca_crt=ca_cert.public_bytes(serialization.Encoding.PEM),
-        ca_key=_key_pem(ca_key),
-        tls_crt=cert.public_bytes(serialization.Encoding.PEM),
-        tls_key=_key_pem(key),
-    )
+    return reissued(ca_cert, ca_key, cert, key)
 
 
 def reissued(

@@ -33,6 +33,8 @@ BACKOFF_CAP = 30.0
 # Connect and read timeouts; the read timeout exceeds the server-side watch timeout.
 CONNECT_TIMEOUT = 10.0
 READ_SLACK = 30.0
+# Built-in API groups whose namespaced kinds pluralize regularly: target kinds without a CRD.
+BUILTIN_GROUPS = frozenset({"", "apps", "batch"})
 # One long-lived watch connection per reflector (10 view kinds plus target kinds) and lists.
 POOL_SIZE = 32
 
@@ -273,6 +275,8 @@ def target_kind(view: clusterview.ClusterView, api_version: str, kind: str) -> k
             return kinds.Kind(
                 group, version, kind, str(names["plural"]), spec.get("scope") != "Cluster"
             )
+    if group in BUILTIN_GROUPS and kind:  # Deployment -> deployments, StatefulSet -> ...
+        return kinds.Kind(group, version, kind, kind.lower() + "s", True)
     return None
 
 

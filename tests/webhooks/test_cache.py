@@ -259,3 +259,15 @@ def test_relist_never_hides_an_object_that_stays(fake, live) -> None:
     assert index.get("argoproj.io", "ClusterWorkflowTemplate", "", "stale-one") is None
     assert index.get("argoproj.io", "ClusterWorkflowTemplate", "", "app-migration-with-snapshot")
     assert seen_missing == []
+
+
+def test_target_kind_from_crd_or_builtin() -> None:
+    view = clusterview.ClusterIndex(sf.state_objects())
+    found = cache.target_kind(view, "apps.vworkspace.io/v1alpha1", "ApplicationInstance")
+    assert found == kinds.Kind(
+        "apps.vworkspace.io", "v1alpha1", "ApplicationInstance", "applicationinstances", True
+    )
+    assert cache.target_kind(view, "apps/v1", "Deployment") == kinds.Kind(
+        "apps", "v1", "Deployment", "deployments", True
+    )
+    assert cache.target_kind(view, "example.com/v1", "Unknown") is None
