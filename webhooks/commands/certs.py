@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     gen.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    gen.add_argument("--service", default="opgate", help="Service name (default: opgate)")
+    gen.add_argument(
+        "--service", default="opgate-webhook", help="Service name (default: %(default)s)"
+    )
     gen.add_argument(
         "--namespace", default="vworkspace-system", help="Service namespace (default: %(default)s)"
     )
