@@ -123,7 +123,7 @@ def test_deleting_a_crd_deletes_its_objects(cluster: store.Store) -> None:
     cluster.create(widget("a"))
     cluster.delete("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.io")
     assert _fails(cluster.create, widget("b"))["code"] == 404
-    assert cluster.view.list("example.io", "Widget") == []
+    assert cluster.find("example.io", "Widget", "default", "a") is None
 
 
 def test_merge_patch_and_json_patch(cluster: store.Store) -> None:
@@ -237,7 +237,7 @@ def test_generate_name_and_dry_run(cluster: store.Store) -> None:
     )
     assert dry["metadata"]["name"].startswith("w-") and len(dry["metadata"]["name"]) == 7
     assert cluster.resource_version == rv
-    assert cluster.view.list("example.io", "Widget") == []
+    assert cluster.list("example.io", "Widget")[0] == []
 
 
 def test_cluster_scoped_objects_drop_a_namespace() -> None:

@@ -28,7 +28,7 @@ def _owned(name: str, *owners: dict[str, Any], block: bool = False) -> dict[str,
 
 
 def _names(s: store.Store) -> list[str]:
-    return [o["metadata"]["name"] for o in s.view.list(*W)]
+    return [o["metadata"]["name"] for o in s.list(*W)[0]]
 
 
 def test_background_deletion_removes_dependents_recursively(cluster: store.Store) -> None:

@@ -189,7 +189,7 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def store_matches_model(self) -> None:
         stored = {
-            (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.store.view.list(*W)
+            (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.store.list(*W)[0]
         }
         assert sorted(stored) == sorted(self.model)
         by_uid = {o["metadata"]["uid"]: k for k, o in stored.items()}
@@ -217,7 +217,7 @@ class StoreMachine(RuleBasedStateMachine):
                 assert (event.type == "ADDED") == (key not in self.replayed)
                 self.replayed[key] = event.object
         current = {
-            (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.store.view.list(*W)
+            (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.store.list(*W)[0]
         }
         assert self.replayed == current
 
