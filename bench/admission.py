@@ -221,6 +221,7 @@ def main() -> int:
             Subject("kopf WebhookServer peer", [PYTHON, str(HERE / "kopf_peer.py"), str(tls), "{port}"], path="/params"),
             Subject("opgate, 10k WFT / 1k ns", opgate(big)),
             Subject("opgate, info logs on", opgate(small, "info")),
+            Subject("opgate HTTP layer, allow-all policy", [PYTHON, str(HERE / "null_server.py"), str(tls), "{port}"]),
         ]  # fmt: skip
         log = tmp / "servers.log"
         print(f"payload: {len(body)} bytes; load: {'wrk' if use_wrk else 'aiohttp loadgen'}, "
