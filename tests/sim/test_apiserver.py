@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config, watch
 
-from sim import store
+from sim import apiserver, store
 from tests.sim.storebuilders import crd, widget
 
 Served = tuple[store.Store, str, Path]
@@ -323,3 +323,24 @@ def test_custom_object_watch_with_bookmarks(served: Served) -> None:
         seen.append((event["type"], event["object"]["metadata"].get("name")))
     assert seen[:2] == [("ADDED", "a"), ("MODIFIED", "a")]
     assert {t for t, _ in seen[2:]} <= {"BOOKMARK"}
+
+
+def test_served_over_tls_with_a_ca_in_the_kubeconfig(cluster: store.Store, tmp_path: Path) -> None:
+    import ssl
+
+    from certs import authority, files
+
+    files.write(tmp_path, authority.generate("kubernetes", "default", days=1, localhost=True))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    url, stop = apiserver.serve_in_thread(cluster, ssl_context=context)
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        kubeconfig = apiserver.write_kubeconfig(
+            tmp_path / "kc", url, ca_file=tmp_path / "ca.crt", token="t"
+        )
+        api = config.new_client_from_config(str(kubeconfig))
+        names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+        assert "default" in names
+    finally:
+        stop()
