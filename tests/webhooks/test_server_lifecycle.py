@@ -284,3 +284,12 @@ def test_subprocess_serve_with_kubeconfig_is_ready_only_after_sync(tmp_path: Pat
             proc.kill()
             proc.wait(10)
         fake.stop()
+
+
+def test_serve_with_no_flags_names_every_missing_one(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "--cluster-state PATH" in err and "--kubeconfig PATH" in err and "--tls-dir DIR" in err
+    assert cli.main(["serve", "--cluster-state", str(sf.EXAMPLES / "cluster-state")]) == 2
+    assert "--tls-dir DIR is required" in capsys.readouterr().err

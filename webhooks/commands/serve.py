@@ -21,6 +21,8 @@ NEEDS_VIEW = """opgate serve: error: no cluster view to decide against. Pass one
                          e.g. --cluster-state deploy/examples/cluster-state
   --kubeconfig PATH      a kubeconfig: list+watch the cluster for a live view
 (in a pod with a service account, the in-cluster config is used without either flag)"""
+NEEDS_TLS = """  --tls-dir DIR          is needed too: tls.crt and tls.key, e.g. from
+                         opgate certs generate --out DIR --localhost"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--tls-dir",
         type=Path,
-        required=True,
         metavar="DIR",
         help="directory with tls.crt and tls.key (a kubernetes.io/tls Secret mount); "
         "reloaded when the files change",
@@ -79,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.cluster_state and not args.kubeconfig and not cache.in_cluster():
         print(NEEDS_VIEW, file=sys.stderr)
+        if args.tls_dir is None:
+            print(NEEDS_TLS, file=sys.stderr)
+        return 2
+    if args.tls_dir is None:
+        print(
+            "opgate serve: error: --tls-dir DIR is required (tls.crt and tls.key; make them "
+            "with `opgate certs generate --out DIR --localhost`)",
+            file=sys.stderr,
+        )
         return 2
     for flag, port in (("--port", args.port), ("--health-port", args.health_port)):
         if not 0 <= port <= 65535:
