@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,10 +29,8 @@ def the_operation(repo_root) -> dict[str, Any]:
 
 
 @pytest.fixture
-def example_operation(request) -> dict[str, Any]:
-    from pathlib import Path
-
-    return the_operation(Path(request.config.rootpath))
+def example_operation() -> dict[str, Any]:
+    return the_operation(Path(__file__).resolve().parents[2])
 
 
 def get(cluster, kind: tuple[str, str], name: str = NAME, ns: str = NS) -> dict[str, Any] | None:
@@ -286,3 +285,76 @@ def test_lease_body_transitions() -> None:
     taken = leader.lease_body("ns", "l", "b", now, 15, renewed)
     assert taken["spec"]["leaseTransitions"] == 1
     assert kinds.OPERATION.plural == "operations"
+
+
+def test_worked_example_with_the_fake_argo_controller(cluster, running, example_operation, wait):
+    """The worked example run by the simulator's Argo controller on the shipped library: each
+    running step is mirrored as `Node: <displayName>` (Argo names a DAG task's node after the
+    task, so the step running template take-snapshot shows as `snapshot`)."""
+    argo_controller = pytest.importorskip("sim.argo.controller")
+    from sim.argo import world
+    from webhooks import manifests
+
+    crd = Path(__file__).resolve().parents[2] / "sim/scenarios/manifests/volumesnapshot-crd.yaml"
+    if not crd.is_file():
+        pytest.skip(f"{crd} not present")
+    cluster.store.load(manifests.load([crd]))
+
+    def outcome(step: Any) -> Any:
+        return world.Outcome(result="ok") if step.task == "verify" else world.Outcome()
+
+    snapshots: list[dict[str, Any]] = []
+
+    def snapshot_ready() -> None:
+        """The CSI driver finishing the snapshot (after the test saw the step running)."""
+        for meta in (s["metadata"] for s in snapshots):
+            cluster.store.patch(
+                "snapshot.storage.k8s.io",
+                "VolumeSnapshot",
+                meta["namespace"],
+                meta["name"],
+                {"status": {"readyToUse": True}},
+                subresource="status",
+            )
+
+    argo = argo_controller.Controller(cluster.store, outcome, on_create=snapshots.append)
+    cluster.store.create(example_operation)
+    wait("the Workflow", lambda: get(cluster, WF))
+    seen: list[str] = []
+    for _ in range(40):
+        argo.sync(cluster.store.clock.now())
+        wf = get(cluster, WF)
+        wf_phase = (wf.get("status") or {}).get("phase")
+        if wf_phase == "Running":
+            steps = [
+                n
+                for n in wf["status"]["nodes"].values()
+                if n["type"] == "Pod" and n["phase"] == "Running"
+            ]
+            if steps:
+                expected = f"Node: {steps[0]['displayName']}"
+                wait(
+                    expected,
+                    lambda e=expected: (
+                        phase(cluster) == "Running"
+                        and condition(get(cluster, OPS), "Running")["message"] == e
+                    ),
+                )
+                seen.append(expected)
+                if expected == "Node: snapshot":
+                    snapshot_ready()
+        if wf_phase in ("Succeeded", "Failed", "Error"):
+            break
+        cluster.store.clock.advance(5)
+    assert get(cluster, WF)["status"]["phase"] == "Succeeded"
+    wait("Succeeded", lambda: phase(cluster) == "Succeeded")
+    assert list(dict.fromkeys(seen)) == [
+        "Node: prechecks",
+        "Node: quiesce(0)",  # a step with a retryStrategy: its attempt is the running Pod node
+        "Node: snapshot",  # the task running template take-snapshot
+        "Node: migrate(0)",
+        "Node: verify",
+        "Node: unquiesce(0)",
+    ]
+    op = get(cluster, OPS)
+    assert op["status"]["outputs"]["runId"] == get(cluster, WF)["metadata"]["uid"]

@@ -82,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
     """Run until a signal stops it; exit code 0 on a clean stop."""
     from reconciler import controller, kube
 
-    logs.setup(args.log_level)
     if args.workers < 1:
         raise errors.UsageError("--workers must be at least 1")
     policy = loader.load_policy(args.policy)
@@ -91,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # config errors of the kubernetes client are plain exceptions
         where = args.kubeconfig or "the in-cluster service account"
         raise errors.UsageError(f"cannot load the cluster config from {where}: {exc}") from None
+    logs.setup(args.log_level)
     settings = controller.Settings(
         namespace=args.namespace,
         workers=args.workers,
