@@ -148,6 +148,27 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
     return doc
 
 
+def strategic(target: Any, patch: Any) -> Any:
+    """A strategic merge patch applied as a merge patch, honouring its map directives:
+    `$patch: replace` replaces the map, `$patch: delete` removes it, other `$` keys
+    (`$setElementOrder/...`, `$retainKeys`, `$deleteFromPrimitiveList/...`) are dropped."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    rest = {k: v for k, v in patch.items() if not str(k).startswith("$")}
+    if directive == "replace":
+        return {k: strategic(None, v) for k, v in rest.items() if v is not None}
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in rest.items():
+        if value is None or (isinstance(value, dict) and value.get("$patch") == "delete"):
+            out.pop(key, None)
+        elif isinstance(value, dict):
+            out[key] = strategic(out.get(key), value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def apply(doc: Any, patch: Any, content_type: str) -> Any:
     """Apply a patch body of a given content type to a copy of `doc`."""
     content_type = content_type.split(";")[0].strip()
@@ -156,5 +177,5 @@ def apply(doc: Any, patch: Any, content_type: str) -> Any:
     if content_type in (MERGE, STRATEGIC, APPLY):
         if not isinstance(patch, dict):
             raise errors.bad_request("a merge patch must be a JSON object")
-        return merge(doc, patch)
+        return strategic(doc, patch) if content_type == STRATEGIC else merge(doc, patch)
     raise errors.unsupported_media_type(content_type)

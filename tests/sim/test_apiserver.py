@@ -344,3 +344,30 @@ def test_served_over_tls_with_a_ca_in_the_kubeconfig(cluster: store.Store, tmp_p
         assert "default" in names
     finally:
         stop()
+
+
+def test_delete_collection_foreground_and_namespace_over_rest(served: Served) -> None:
+    sim, url, _ = served
+    sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    for name, tier in [("a", "web"), ("b", "web"), ("c", "db")]:
+        obj = widget(name, namespace="team")
+        obj["metadata"]["labels"] = {"tier": tier}
+        sim.create(obj)
+    code, out = _raw(
+        f"{url}/apis/example.io/v1/namespaces/team/widgets?labelSelector=tier%3Dweb", "DELETE"
+    )
+    assert code == 200 and [o["metadata"]["name"] for o in out["items"]] == ["a", "b"]
+    assert [o["metadata"]["name"] for o in sim.list("example.io", "Widget", "team")[0]] == ["c"]
+    options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+    code, out = _raw(
+        f"{url}/apis/example.io/v1/namespaces/team/widgets/c",
+        "DELETE",
+        options,
+        {"Content-Type": "application/json"},
+    )
+    assert code == 200 and out["metadata"]["name"] == "c"
+    code, out = _raw(f"{url}/api/v1/namespaces/team?dryRun=All", "DELETE")
+    assert code == 200 and sim.find("", "Namespace", "", "team") is not None
+    code, out = _raw(f"{url}/api/v1/namespaces/team", "DELETE")
+    assert code == 200 and out["status"]["phase"] == "Terminating"
+    assert sim.find("", "Namespace", "", "team") is None

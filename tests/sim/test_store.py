@@ -350,3 +350,22 @@ def test_view_indexes_what_admission_reads_including_target_kinds(cluster: store
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
     )
     assert cluster.view.revision == revision
+
+
+def test_strategic_merge_patch_directives(cluster: store.Store) -> None:
+    obj = widget("a", keep=1)
+    obj["metadata"]["labels"] = {"x": "1", "y": "2"}
+    cluster.create(obj)
+    body = {
+        "$setElementOrder/items": [{"name": "a"}],
+        "metadata": {"labels": {"$patch": "replace", "z": "3"}},
+        "spec": {"gone": {"$patch": "delete"}, "keep": 2, "list": [1, 2]},
+    }
+    out = cluster.patch(
+        *("example.io", "Widget", "default", "a"),
+        body,
+        patch_type="application/strategic-merge-patch+json",
+    )
+    assert out["metadata"]["labels"] == {"z": "3"}
+    assert out["spec"] == {"keep": 2, "list": [1, 2]}
+    assert not any(k.startswith("$") for k in out)
