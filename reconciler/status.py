@@ -353,8 +353,10 @@ def _merge_conditions(existing: Any, mapped: Mapped, now: str, generation: int |
         if cond is None:
             continue
         before = old.get(type_, {})
-        unchanged = before.get("status") == cond.status and isinstance(
-            before.get("lastTransitionTime"), str
+        unchanged = (
+            before.get("status") == cond.status
+            and isinstance(before.get("lastTransitionTime"), str)
+            and parse_time(before["lastTransitionTime"]) is not None
         )
         written: Obj = {
             "type": cond.type,

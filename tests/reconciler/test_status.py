@@ -610,7 +610,7 @@ def test_property_never_raises_on_crd_shaped_workflows(op, wf, missing) -> None:
             {"type": st.sampled_from([*status.CONDITION_TYPES, "Other"]) | st.text(max_size=4)},
             optional={
                 "status": st.sampled_from(["True", "False", "Unknown"]),
-                "lastTransitionTime": st.sampled_from([NOW_TEXT, 3, None]),
+                "lastTransitionTime": st.sampled_from([NOW_TEXT, 3, None, "yesterday"]),
                 "reason": json_values,
             },
         )
