@@ -95,8 +95,14 @@ def bounded(message: str) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 3] + "..."
 
 
-def rfc3339(moment: datetime.datetime) -> str:
-    """A time as metav1.Time writes it: UTC, whole seconds, `Z` (naive times are taken as UTC)."""
+def rfc3339(moment: datetime.datetime | str) -> str:
+    """A time as metav1.Time writes it: UTC, whole seconds, `Z` (naive times are taken as UTC;
+    RFC3339 text is accepted too)."""
+    if isinstance(moment, str):
+        parsed = parse_time(moment)
+        if parsed is None:
+            raise ValueError(f"not an RFC3339 time: {moment!r}")
+        moment = parsed
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -371,7 +377,9 @@ def _merge_conditions(existing: Any, mapped: Mapped, now: str, generation: int |
     return out + [copy.deepcopy(c) for c in foreign]
 
 
-def _apply(operation: Obj, mapped: Mapped, workflow: Obj | None, now: datetime.datetime) -> Obj:
+def _apply(
+    operation: Obj, mapped: Mapped, workflow: Obj | None, now: datetime.datetime | str
+) -> Obj:
     current = _dict(operation.get("status"))
     status = copy.deepcopy(current)
     generation = _generation(operation)
@@ -402,14 +410,15 @@ def _phase(status: Obj) -> str:
 
 
 def operation_status(
-    operation: Obj, workflow: Obj | None, now: datetime.datetime, *, missing: bool = False
+    operation: Obj, workflow: Obj | None, now: datetime.datetime | str, *, missing: bool = False
 ) -> Obj:
     """The Operation's new `status` given the observed Workflow (see the module doc).
 
     `workflow` None means "no Workflow observed": with `missing=False` it has not been created
     yet (Pending; an Operation already past Pending keeps its status, as nothing new was
     observed); with `missing=True` the controller saw it exist before and now it is gone
-    (Failed/WorkflowMissing). A terminal Operation's status is returned unchanged.
+    (Failed/WorkflowMissing). A terminal Operation's status is returned unchanged. `now` is a
+    datetime (naive means UTC) or RFC3339 text.
     """
     current = _dict(operation.get("status"))
     if _phase(current) in TERMINAL:
@@ -423,7 +432,7 @@ def operation_status(
     return _apply(operation, map_workflow(workflow), workflow, now)
 
 
-def failed_status(operation: Obj, reason: str, message: str, now: datetime.datetime) -> Obj:
+def failed_status(operation: Obj, reason: str, message: str, now: datetime.datetime | str) -> Obj:
     """Failed=True/<reason> for a failure the controller finds itself (NameConflict,
     TemplateNotFound, ...); a terminal Operation's status is returned unchanged."""
     current = _dict(operation.get("status"))

@@ -628,3 +628,12 @@ def test_property_malformed_existing_status(existing, phase, wf) -> None:
         assert got == op["status"]  # terminal, or nothing observed: kept as it was
         return
     assert_well_formed(got, 1)
+
+
+def test_now_as_text_or_naive(operation) -> None:
+    wf = workflow("Running")
+    aware = status.operation_status(operation, wf, NOW)
+    assert status.operation_status(operation, wf, NOW_TEXT) == aware
+    assert status.operation_status(operation, wf, NOW.replace(tzinfo=None)) == aware
+    with pytest.raises(ValueError, match="not an RFC3339 time"):
+        status.operation_status(operation, wf, "soon")
