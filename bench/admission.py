@@ -162,13 +162,16 @@ def loadgen_run(url: str, body: Path, ca: Path, *extra: str) -> dict[str, float]
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
 
-def lua_script(body: Path, out: Path) -> Path:
+def lua_script(body: Path, out: Path, delay_ms: float = 0.0) -> Path:
+    """wrk's POST script; with `delay_ms`, each connection pauses that long between requests
+    (wrk's `delay()` hook): a paced load whose latency wrk still measures per request."""
+    pace = f"function delay()\n  return {delay_ms:.0f}\nend\n" if delay_ms else ""
     out.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'local f = io.open("{body}", "rb")\n'
         'wrk.body = f:read("*all")\n'
-        "f:close()\n"
+        "f:close()\n" + pace
     )
     return out
 
@@ -250,15 +253,20 @@ def main() -> int:
                     subject.results.append(result)
                     print(f"  round {round_ + 1}: {subject.name:<34} {fmt(result)}", flush=True)
 
-            # p99 at half of opgate's peak, fixed rate, latency from the scheduled start.
+            # p99 at half of opgate's peak: paced wrk (or the fixed-rate aiohttp generator).
             # Half of the slowest round, not of the best: on a shared machine the best round
             # may be a quiet moment, and a rate the server cannot keep measures a queue.
             ours = subjects[0]
             half_rate = min(r["rps"] for r in ours.results) / 2
-            half = loadgen_run(
-                f"https://localhost:{ports[ours.name]}{ours.path}", body_file, ca,
-                "--mode", "rate", "--rate", f"{half_rate:.0f}", "--duration", "6",
-            )  # fmt: skip
+            url = f"https://localhost:{ports[ours.name]}{ours.path}"
+            if use_wrk:  # paced wrk: C connections, each waiting C/rate s between requests
+                paced = lua_script(
+                    body_file, tmp / "paced.lua", args.connections * 1000 / half_rate
+                )
+                half = wrk_run(url, paced, 6, args.connections)
+            else:
+                half = loadgen_run(url, body_file, ca, "--mode", "rate", "--rate",
+                                   f"{half_rate:.0f}", "--duration", "6")  # fmt: skip
         per_decision = micro.per_decision_us()
         validators = micro.validator_us()
     load_after = os.getloadavg()
