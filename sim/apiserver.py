@@ -28,134 +28,19 @@ create, update, patch (merge, JSON, strategic-as-merge, apply-as-merge), delete 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 from aiohttp import web
-from multidict import CIMultiDict
 
-from sim import discovery, errors, patches, registry, store, watches
+from sim import discovery, errors, rest, restwatch, store
 from webhooks import review
 
 Obj = dict[str, Any]
-# How long a watch without timeoutSeconds stays open (kube-apiserver: 30-60 min, randomized).
-DEFAULT_WATCH_SECONDS = 1800.0
-# The largest request body accepted (kube-apiserver limits requests to 3 MiB).
-MAX_BODY = 3 * 1024 * 1024
-STORE: web.AppKey[store.Store] = web.AppKey("store", store.Store)
-CONFIG: web.AppKey[dict[str, Any]] = web.AppKey("config", dict)
-
-
-def _json(data: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    """A JSON response; each warning becomes a `Warning: 299 - "..."` header, as the apiserver sends."""
-    headers = CIMultiDict[str]()
-    for text in warnings or ():
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        headers.add("Warning", f'299 - "{escaped}"')
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
-    )
-
-
-def _error(exc: errors.ApiError) -> web.Response:
-    return _json(exc.status, exc.code)
-
-
-def _user(request: web.Request) -> review.UserInfo:
-    config = request.app[CONFIG]
-    user = store.ADMIN
-    auth = request.headers.get("Authorization", "")
-    tokens = config.get("tokens") or {}
-    if auth.startswith("Bearer ") and tokens:
-        found = tokens.get(auth.removeprefix("Bearer ").strip())
-        if found is None:
-            raise errors.ApiError(errors.status(401, "Unauthorized", "Unauthorized"))
-        user = found
-    impersonate = request.headers.get("Impersonate-User")
-    if impersonate:
-        user = review.UserInfo(
-            impersonate,
-            tuple(request.headers.getall("Impersonate-Group", [])) or ("system:authenticated",),
-        )
-    return user
-
-
-def _dry_run(request: web.Request, options: Obj | None = None) -> bool:
-    values = request.query.getall("dryRun", []) + list((options or {}).get("dryRun") or [])
-    for value in values:
-        if value != "All":
-            raise errors.bad_request(
-                f'Invalid dry run value: "{value}"; the only valid value is "All"'
-            )
-    return bool(values)
-
-
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    if len(raw) > MAX_BODY:
-        raise errors.ApiError(
-            errors.status(413, "RequestEntityTooLarge", "Request entity too large")
-        )
-    if not raw.strip():
-        return None
-    content_type = request.headers.get("Content-Type", "")
-    try:
-        if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return orjson.loads(raw)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        raise errors.bad_request(
-            f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: {exc}"
-        ) from None
-
-
-def _out(obj: Obj, res: registry.Resource, version: str) -> Obj:
-    obj["apiVersion"] = res.api_version(version)
-    return obj
-
-
-class Target:
-    """What a resource path addresses: resource, version, namespace, name and subresource."""
-
-    def __init__(
-        self, res: registry.Resource, version: str, namespace: str | None, name: str, sub: str
-    ) -> None:
-        self.res, self.version, self.namespace, self.name, self.sub = (
-            res,
-            version,
-            namespace,
-            name,
-            sub,
-        )
-
-
-def _target(reg: registry.Registry, group: str, version: str, parts: list[str]) -> Target:
-    namespace: str | None = None
-    if len(parts) >= 3 and parts[0] == "namespaces":
-        candidate = None
-        with contextlib.suppress(errors.ApiError):
-            candidate = reg.by_plural(group, version, parts[2])
-        if candidate is not None and candidate.namespaced:
-            namespace, parts = parts[1], parts[2:]
-    if not parts or len(parts) > 3:
-        raise errors.resource_not_found()
-    res = reg.by_plural(group, version, parts[0])
-    name = parts[1] if len(parts) > 1 else ""
-    sub = parts[2] if len(parts) > 2 else ""
-    if sub and (sub != "status" or not res.status):
-        raise errors.resource_not_found()
-    if (res.namespaced and name and namespace is None) or (
-        not res.namespaced and namespace is not None
-    ):
-        raise errors.resource_not_found()
-    return Target(res, version, namespace, name, sub)
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -163,49 +48,49 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     try:
         return await _dispatch(request)
     except errors.ApiError as exc:
-        return _error(exc)
+        return rest.error_response(exc)
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:  # a bug must still be answered, never crash the server
-        return _error(errors.internal(f"{type(exc).__name__}: {exc}"))
+        return rest.error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
-    sim = request.app[STORE]
+    sim = request.app[rest.STORE]
     parts = [p for p in request.path.split("/") if p]
     if request.method == "GET":
         static = _discovery(request, sim, parts)
         if static is not None:
             return static
     if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
-        group, version, rest = "", "v1", parts[2:]
+        group, version, tail = "", "v1", parts[2:]
     elif len(parts) >= 3 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
+        group, version, tail = parts[1], parts[2], parts[3:]
     else:
         raise errors.resource_not_found()
     with sim.lock:
-        target = _target(sim.registry, group, version, rest)
-    user = _user(request)
+        target = rest.target_of(sim.registry, group, version, tail)
+    user = rest.user_of(request)
     method = request.method
     if method == "GET":
         if target.name:
             ns = target.namespace or ""
-            return _json(
-                _out(
+            return rest.json_response(
+                rest.out(
                     sim.get(target.res.group, target.res.kind, ns, target.name), target.res, version
                 )
             )
-        if request.query.get("watch") in ("1", "true", "True"):
-            return await _watch(request, sim, target)
-        return _list(request, sim, target)
+        if request.query.get("watch") in restwatch.TRUE:
+            return await restwatch.stream(request, sim, target)
+        return rest.list_objects(request, sim, target)
     if method == "POST" and not target.name and not target.sub:
-        return await _write(request, sim, target, user, "create")
+        return await rest.write(request, sim, target, user, "create")
     if method == "PUT" and target.name:
-        return await _write(request, sim, target, user, "update")
+        return await rest.write(request, sim, target, user, "update")
     if method == "PATCH" and target.name:
-        return await _write(request, sim, target, user, "patch")
+        return await rest.write(request, sim, target, user, "patch")
     if method == "DELETE" and not target.sub:
-        return await _write(
+        return await rest.write(
             request, sim, target, user, "delete" if target.name else "deletecollection"
         )
     raise errors.method_not_allowed()
@@ -215,10 +100,10 @@ def _discovery(request: web.Request, sim: store.Store, parts: list[str]) -> web.
     if parts in (["healthz"], ["readyz"], ["livez"]):
         return web.Response(text="ok")
     if parts == ["version"]:
-        return _json(discovery.VERSION)
+        return rest.json_response(discovery.VERSION)
     with sim.lock:
         if parts == ["openapi", "v3"]:
-            return _json(discovery.openapi_index(sim.registry))
+            return rest.json_response(discovery.openapi_index(sim.registry))
         if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
             grp, version = (
                 ("", parts[3])
@@ -228,251 +113,24 @@ def _discovery(request: web.Request, sim: store.Store, parts: list[str]) -> web.
             doc = discovery.openapi_doc(sim.registry, grp, version)
             if doc is None:
                 raise errors.resource_not_found()
-            return _json(doc)
+            return rest.json_response(doc)
         if parts == ["api"]:
-            return _json(discovery.api_versions(request.host))
+            return rest.json_response(discovery.api_versions(request.host))
         if parts == ["apis"]:
-            return _json(discovery.group_list(sim.registry))
+            return rest.json_response(discovery.group_list(sim.registry))
         if parts == ["api", "v1"]:
-            return _json(discovery.resource_list(sim.registry, "", "v1"))
+            return rest.json_response(discovery.resource_list(sim.registry, "", "v1"))
         if len(parts) == 2 and parts[0] == "apis":
             found = discovery.group(sim.registry, parts[1])
             if found is None:
                 raise errors.resource_not_found()
-            return _json(found)
+            return rest.json_response(found)
         if len(parts) == 3 and parts[0] == "apis":
             found = discovery.resource_list(sim.registry, parts[1], parts[2])
             if found is None:
                 raise errors.resource_not_found()
-            return _json(found)
+            return rest.json_response(found)
     return None
-
-
-def _list(request: web.Request, sim: store.Store, target: Target) -> web.Response:
-    res = target.res
-    items, rv = sim.list(
-        res.group,
-        res.kind,
-        target.namespace,
-        labels=request.query.get("labelSelector", ""),
-        fields=request.query.get("fieldSelector", ""),
-    )
-    meta: Obj = {"resourceVersion": str(rv)}
-    token = request.query.get("continue", "")
-    if token:
-        try:
-            start = tuple(orjson.loads(base64.urlsafe_b64decode(token.encode()))["start"])
-        except (ValueError, KeyError, TypeError):
-            raise errors.ApiError(
-                errors.status(
-                    410,
-                    "Expired",
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                )
-            ) from None
-        items = [o for o in items if _sort_key(o) > start]
-    limit = request.query.get("limit", "")
-    if limit.isdigit() and 0 < int(limit) < len(items):
-        items = items[: int(limit)]
-        last = list(_sort_key(items[-1]))
-        meta["continue"] = base64.urlsafe_b64encode(
-            orjson.dumps({"rv": rv, "start": last})
-        ).decode()
-    for obj in items:
-        _out(obj, res, target.version)
-    if "as=Table" in request.headers.get("Accept", ""):
-        return _json(discovery.table(res, target.version, items, rv, sim.clock))
-    return _json(
-        {
-            "kind": res.list_kind,
-            "apiVersion": res.api_version(target.version),
-            "metadata": meta,
-            "items": items,
-        }
-    )
-
-
-def _sort_key(obj: Obj) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-
-
-async def _write(
-    request: web.Request, sim: store.Store, target: Target, user: review.UserInfo, verb: str
-) -> web.Response:
-    res, ns = target.res, target.namespace
-    body = await _body(request)
-    options = body if verb in ("delete", "deletecollection") and isinstance(body, dict) else {}
-    dry_run = _dry_run(request, options)
-    found: list[str] = []
-    kwargs: Obj = {"user": user, "dry_run": dry_run, "warnings": found}
-    if verb in ("create", "update", "patch"):
-        kwargs["field_validation"] = request.query.get("fieldValidation") or "Warn"
-
-    def run() -> tuple[Any, int]:
-        if verb == "create":
-            _check_body(body, res, target.version)
-            return sim.create(body, namespace=ns, **kwargs), 201
-        if verb == "update":
-            _check_body(body, res, target.version)
-            return sim.update(
-                body, subresource=target.sub, namespace=ns, name=target.name, **kwargs
-            ), 200
-        if verb == "patch":
-            content_type = request.headers.get("Content-Type", patches.MERGE)
-            if (
-                content_type.startswith(patches.APPLY)
-                and sim.find(res.group, res.kind, ns or "", target.name) is None
-            ):
-                _check_body(body, res, target.version)
-                return sim.create(body, namespace=ns, **kwargs), 201
-            return sim.patch(
-                res.group,
-                res.kind,
-                ns or "",
-                target.name,
-                body,
-                patch_type=content_type,
-                subresource=target.sub,
-                **kwargs,
-            ), 200
-        propagation = request.query.get("propagationPolicy") or options.get("propagationPolicy")
-        if verb == "delete":
-            gone = sim.delete(
-                res.group,
-                res.kind,
-                ns or "",
-                target.name,
-                propagation=propagation,
-                preconditions=options.get("preconditions"),
-                **kwargs,
-            )
-            still = sim.find(res.group, res.kind, ns or "", target.name) is not None and not dry_run
-            if res.crd or res.kind == "Namespace" or still:
-                return gone, 202 if still else 200
-            meta = gone.get("metadata") or {}
-            return {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "details": {
-                    "name": meta.get("name"),
-                    "group": res.group,
-                    "kind": res.plural,
-                    "uid": meta.get("uid"),
-                },
-            }, 200
-        items, _ = sim.list(
-            res.group,
-            res.kind,
-            ns,
-            labels=request.query.get("labelSelector", ""),
-            fields=request.query.get("fieldSelector", ""),
-        )
-        for obj in items:
-            meta = obj.get("metadata") or {}
-            with contextlib.suppress(errors.ApiError):
-                sim.delete(
-                    res.group,
-                    res.kind,
-                    meta.get("namespace", ""),
-                    meta["name"],
-                    propagation=propagation,
-                    **kwargs,
-                )
-        return {
-            "kind": res.list_kind,
-            "apiVersion": res.api_version(target.version),
-            "metadata": {},
-            "items": items,
-        }, 200
-
-    result, code = await asyncio.get_running_loop().run_in_executor(None, run)
-    if result.get("kind") == res.kind:
-        _out(result, res, target.version)
-    return _json(result, code, found)
-
-
-def _check_body(body: Any, res: registry.Resource, version: str) -> None:
-    """Default apiVersion/kind from the path, as kube-apiserver's decoder does; 400 on a mismatch."""
-    if not isinstance(body, dict):
-        raise errors.bad_request("the request body must be a JSON object (a Kubernetes object)")
-    want = res.api_version(version)
-    body.setdefault("apiVersion", want)
-    body.setdefault("kind", res.kind)
-    if body.get("apiVersion") != want:
-        raise errors.bad_request(
-            f"the API version in the data ({body.get('apiVersion')}) does not match the expected API version ({want})"
-        )
-    if body.get("kind") != res.kind:
-        raise errors.bad_request(
-            f"the kind in the data ({body.get('kind')}) does not match the expected kind ({res.kind})"
-        )
-
-
-async def _watch(request: web.Request, sim: store.Store, target: Target) -> web.StreamResponse:
-    loop = asyncio.get_running_loop()
-    config = request.app[CONFIG]
-    flag = asyncio.Event()
-    res = target.res
-
-    def wake() -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(flag.set)
-
-    query = request.query
-    bookmarks = query.get("allowWatchBookmarks") in ("1", "true", "True")
-    initial = query.get("sendInitialEvents") in ("1", "true", "True")
-    timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    try:
-        watcher = sim.watch(
-            res.group,
-            res.kind,
-            target.namespace,
-            resource_version=None if initial else query.get("resourceVersion"),
-            labels=query.get("labelSelector", ""),
-            fields=query.get("fieldSelector", ""),
-            bookmarks=bookmarks,
-            wake=wake,
-        )
-    except errors.ApiError as exc:
-        await response.write(orjson.dumps({"type": watches.ERROR, "object": exc.status}) + b"\n")
-        return response
-    config["watchers"].add(watcher)
-    if initial and bookmarks:
-        sim.bookmark(watcher, initial_end=True)
-    deadline = loop.time() + timeout
-    next_bookmark = loop.time() + config["bookmark_interval"]
-    try:
-        while True:
-            for event in watcher.drain():
-                line = event.to_json()
-                if event.type == watches.BOOKMARK:
-                    line["object"].update(kind=res.kind, apiVersion=res.api_version(target.version))
-                else:
-                    _out(line["object"], res, target.version)
-                await response.write(orjson.dumps(line) + b"\n")
-            now = loop.time()
-            if watcher.closed or now >= deadline:
-                break
-            if bookmarks and now >= next_bookmark:
-                sim.bookmark(watcher)
-                next_bookmark = now + config["bookmark_interval"]
-                continue
-            flag.clear()
-            wait = min(deadline, next_bookmark if bookmarks else deadline) - now
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(flag.wait(), timeout=max(0.01, wait))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        watcher.close()
-        config["watchers"].discard(watcher)
-    return response
 
 
 def make_app(
@@ -482,9 +140,9 @@ def make_app(
     bookmark_interval: float = 1.0,
 ) -> web.Application:
     """The aiohttp application serving `sim` (see the module docstring)."""
-    app = web.Application(client_max_size=MAX_BODY + 1024)
-    app[STORE] = sim
-    app[CONFIG] = {
+    app = web.Application(client_max_size=rest.MAX_BODY + 1024)
+    app[rest.STORE] = sim
+    app[rest.CONFIG] = {
         "tokens": tokens or {},
         "bookmark_interval": bookmark_interval,
         "watchers": set(),
@@ -539,7 +197,7 @@ def serve_in_thread(
         loop = box["loop"]
         if loop.is_closed():
             return
-        for watcher in list(app[CONFIG]["watchers"]):
+        for watcher in list(app[rest.CONFIG]["watchers"]):
             watcher.close()
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)

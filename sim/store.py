@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from sim import admission, clock, errors, gc, names, patches, registry, schema, selectors, watches
+from sim import admission, clock, errors, gc, names, patches, pipeline, registry, selectors, watches
 from webhooks import clusterview, kinds, review
 
 Obj = dict[str, Any]
@@ -35,8 +35,6 @@ ADMIN = review.UserInfo("system:admin", ("system:masters", "system:authenticated
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # Watch events kept for watches that resume from a resourceVersion.
 DEFAULT_HISTORY = 10_000
-# The fieldValidation directives of create/update/patch (kube-apiserver's default is Warn).
-FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 
 
 def normalized(obj: Any) -> Obj:
@@ -246,9 +244,9 @@ class Store:
         with self.lock:
             res = self._resource_of(obj)
             obj = names.prepare_create(self, res, obj, namespace)
-            attrs = self._attrs("CREATE", res, obj, None, "", user, dry_run)
-            obj = self._defaulted(res, obj, warnings, field_validation)
-            obj = self._mutated(attrs, obj, warnings)
+            attrs = pipeline.attributes("CREATE", res, obj, None, "", user, dry_run)
+            obj = pipeline.defaulted(res, obj, warnings, field_validation)
+            obj = pipeline.mutated(self, attrs, obj, warnings)
             m = meta(obj)
             if not m.get("name") and m.get("generateName"):
                 m["name"] = str(m["generateName"]) + self.ids.suffix()
@@ -264,8 +262,8 @@ class Store:
             if res.status and not keep_status:
                 obj.pop("status", None)
             obj = names.initial_status(self, res, obj, keep_status)
-            obj = self._validated(res, obj, None, warnings)
-            self._validate(attrs, obj, None, warnings)
+            obj = pipeline.validated(res, obj)
+            pipeline.validate(self, attrs, obj, warnings)
             if dry_run:
                 m["resourceVersion"] = str(self._rv)
                 return watches.copy_obj(obj)
@@ -395,9 +393,9 @@ class Store:
                 raise errors.not_found(group, res.plural, name)
             gc.check_preconditions(res, old, preconditions)
             policy = gc.propagation_policy(propagation)
-            attrs = self._attrs("DELETE", res, None, old, "", user, dry_run)
-            self._mutate(attrs, None, warnings)
-            self._validate(attrs, None, old, warnings)
+            attrs = pipeline.attributes("DELETE", res, None, old, "", user, dry_run)
+            pipeline.mutate(self, attrs, None, warnings)
+            pipeline.validate(self, attrs, None, warnings)
             if dry_run:
                 return watches.copy_obj(old)
             return watches.copy_obj(gc.delete(self, res, old, policy))
@@ -417,95 +415,6 @@ class Store:
         obj["apiVersion"] = res.api_version()
         return res
 
-    def _attrs(
-        self,
-        operation: str,
-        res: registry.Resource,
-        obj: Obj | None,
-        old: Obj | None,
-        subresource: str,
-        user: review.UserInfo,
-        dry_run: bool,
-    ) -> admission.Attributes:
-        m = meta(obj if obj is not None else old)
-        return admission.Attributes(
-            operation=operation,
-            resource=res,
-            version=res.storage_version,
-            subresource=subresource,
-            namespace=str(m.get("namespace") or "") if res.namespaced else "",
-            name=str(m.get("name") or ""),
-            user=user,
-            dry_run=dry_run,
-            old=old,
-        )
-
-    def _mutate(
-        self, attrs: admission.Attributes, obj: Obj | None, warnings: Warnings | None
-    ) -> Obj | None:
-        if self.chain is None or attrs.resource.key in admission.EXEMPT:
-            return obj
-        out, found = self.chain.mutate(self.view, attrs, obj)
-        if warnings is not None:
-            warnings.extend(found)
-        return out
-
-    def _mutated(self, attrs: admission.Attributes, obj: Obj, warnings: Warnings | None) -> Obj:
-        """The object after the mutating webhooks of a create or update."""
-        out = self._mutate(attrs, obj, warnings)
-        if out is None:
-            raise errors.internal("a mutating webhook left no object")
-        return out
-
-    def _validate(
-        self,
-        attrs: admission.Attributes,
-        obj: Obj | None,
-        old: Obj | None,
-        warnings: Warnings | None,
-    ) -> None:
-        if self.chain is None or attrs.resource.key in admission.EXEMPT:
-            return
-        found = self.chain.validate(self.view, attrs, obj)
-        if warnings is not None:
-            warnings.extend(found)
-
-    def _defaulted(
-        self,
-        res: registry.Resource,
-        obj: Obj,
-        warnings: Warnings | None,
-        field_validation: str = "Warn",
-    ) -> Obj:
-        """Prune unknown fields (Warn: as warnings; Strict: 400) and apply schema defaults."""
-        if field_validation not in FIELD_VALIDATION:
-            raise errors.bad_request(
-                f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}, got {field_validation!r}"
-            )
-        found = res.schemas.get(res.storage_version) if res.crd else None
-        if found is None:
-            return obj
-        obj, dropped = schema.prune(found, obj)
-        unknown = [f'unknown field "{path}"' for path in dropped]
-        if unknown and field_validation == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(unknown))
-        if warnings is not None and field_validation == "Warn":
-            warnings.extend(unknown)
-        return schema.default(found, obj)
-
-    def _validated(
-        self, res: registry.Resource, obj: Obj, old: Obj | None, warnings: Warnings | None
-    ) -> Obj:
-        """Pruned, defaulted and schema-checked (422 Invalid listing every violation)."""
-        found = res.schemas.get(res.storage_version) if res.crd else None
-        if found is None:
-            return obj
-        obj = self._defaulted(res, obj, None)
-        causes = schema.validate(found, obj)
-        if causes:
-            raise errors.invalid(res.group, res.kind, str(meta(obj).get("name", "")), causes)
-        return obj
-
     def _update(
         self,
         res: registry.Resource,
@@ -524,14 +433,14 @@ class Store:
         if rv and rv != meta(old).get("resourceVersion"):
             raise errors.conflict(res.group, res.plural, key[3])
         new = names.prepare_update(res, old, new, subresource)
-        attrs = self._attrs("UPDATE", res, new, old, subresource, user, dry_run)
+        attrs = pipeline.attributes("UPDATE", res, new, old, subresource, user, dry_run)
         if not subresource:
-            new = self._defaulted(res, new, warnings, field_validation)
-        new = self._mutated(attrs, new, warnings)
+            new = pipeline.defaulted(res, new, warnings, field_validation)
+        new = pipeline.mutated(self, attrs, new, warnings)
         new = names.prepare_update(res, old, new, subresource)
         names.validate_meta(res, new, old)
-        new = self._validated(res, new, old, warnings)
-        self._validate(attrs, new, old, warnings)
+        new = pipeline.validated(res, new)
+        pipeline.validate(self, attrs, new, warnings)
         names.bump_generation(res, old, new)
         if dry_run or new == old:
             return watches.copy_obj(new if dry_run else old)

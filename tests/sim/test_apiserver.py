@@ -170,6 +170,9 @@ def test_discovery_documents(served: Served) -> None:
         ),
         ("PUT", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "x"}}, {}, 405),
         ("GET", "/api/v1/configmaps/x", None, {}, 404),
+        ("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=soon", None, {}, 400),
+        ("GET", "/api/v1/namespaces?watch=1&resourceVersion=x1", None, {}, 400),
+        ("GET", "/api/v1/namespaces?labelSelector=a%20in%20b", None, {}, 400),
         ("GET", "/api/v1/namespaces/default/configmaps/x/scale", None, {}, 404),
         (
             "PATCH",
