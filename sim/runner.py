@@ -265,6 +265,9 @@ class Simulation:
         for _ in range(MAX_SETTLE):
             changed = self.reconcile()
             changed = bool(self.argo.sync(self.now())) or changed
+            for refusal in self.argo.refused:
+                self._event("workflow", f"Argo's status write refused: {refusal}")
+            self.argo.refused.clear()
             self._observe()
             if not changed:
                 return

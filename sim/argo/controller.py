@@ -106,6 +106,7 @@ class Controller:
         self._due: dict[tuple[str, str], dt.datetime | None] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._written: dict[tuple[str, str], Any] = {}
+        self.refused: list[str] = []  # status writes the API refused, for the caller to show
         self._watch = self._start()
 
     def _start(self) -> Any:
@@ -188,8 +189,9 @@ class Controller:
             labels[COMPLETED_LABEL] = "true" if engine.is_terminal(new) else "false"
             try:
                 stored = self.store.update(new, user=ARGO_USER)
-            except sim_errors.ApiError:
-                self._dirty.add(key)  # a conflict: retry from the newer object
+            except sim_errors.ApiError as exc:
+                self._dirty.add(key)  # retry from the newer object on the next sync
+                self.refused.append(f"{key[0]}/{key[1]}: {exc}")
                 continue
             written.append(stored)
             self._written[key] = stored["metadata"].get("resourceVersion")
