@@ -131,3 +131,19 @@ def test_json_has_decisions_and_objects() -> None:
     assert denial["reason"] == "ParametersInvalid"
     assert denial["code"] == 422
     assert denial["scenario"] == "schema violations"
+
+
+def test_deleting_the_operation_collects_its_workflow(tmp_path: Path) -> None:
+    scen = _scenario(
+        tmp_path,
+        "timeline:\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml}}\n"
+        "  - advance: 15\n"
+        "  - delete: {object: {apiVersion: ops.vworkspace.io/v1alpha1, kind: Operation,\n"
+        f"      metadata: {{name: {OP}, namespace: org-myteam}}}}, expect: {{allowed: true}}}}\n"
+        "expect:\n"
+        f"  - object: {{apiVersion: argoproj.io/v1alpha1, kind: Workflow, namespace: org-myteam, name: {OP}, exists: false}}\n",
+    )
+    result = runner.run(scen)
+    assert result.ok, printers.timeline(result)
+    assert [d.action for d in result.decisions] == ["create", "create", "delete"]
