@@ -1,9 +1,10 @@
 """Run a scenario: fake cluster + admission + reconciler + fake Argo controller on one clock.
 
 `Simulation(scenario).run()` seeds a store with the scenario's cluster state, then plays the
-timeline. After every action the controllers settle at the current instant (the reconciler
-materializes Workflows for admitted Operations and maps their status back; the Argo controller
-runs Workflows); `advance` moves the clock event by event so every node transition is seen at
+timeline. After every action the controllers settle at the current instant (the reconciler's
+pure core `reconciler.plan` decides per Operation - materialize the Workflow, map its status
+back, record Events - and the runner carries that out in the store; the Argo controller runs
+Workflows); `advance` moves the clock event by event so every node transition is seen at
 its own time. The result is plain data - admission decisions, a timeline of events, failed
 expectations and the final objects - for `sim.printers` to show.
 """
@@ -19,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from policies import loader, model
-from reconciler import materialize
-from reconciler import status as op_status
+from reconciler import plan
 from sim import admission, callers, scenario, store, watches
 from sim import errors as sim_errors
 from sim.argo import controller as argo_controller
@@ -327,50 +327,47 @@ class Simulation:
         self._pending = set()
         for key in sorted(keys):
             found = self.store.find(*OPERATION_KEY, *key)
-            if found is None:
-                continue
-            op = watches.copy_obj(found)
-            spec = op.get("spec") or {}
-            if spec.get("engine") != "workflow" or op_status.is_terminal(op):
-                continue
-            meta = op["metadata"]
-            wf = self.store.find(*WORKFLOW_KEY, meta["namespace"], meta["name"])
-            recorded = ((op.get("status") or {}).get("outputs") or {}).get("runId")
-            if wf is None and not recorded:
-                wf, new_status = self._materialize(op)
-                changed = changed or wf is not None
-            elif wf is not None and not materialize.owned_by(wf, op):
-                message = f"Workflow {meta['namespace']}/{meta['name']} exists and is not owned by this Operation"
-                new_status = op_status.failed_status(op, "NameConflict", message, self.now())
-            else:
-                missing = wf is None or (recorded and wf["metadata"].get("uid") != recorded)
-                new_status = op_status.operation_status(
-                    op, None if missing else wf, self.now(), missing=bool(missing)
-                )
-            if new_status is not None and new_status != op.get("status"):
-                op["status"] = new_status
-                try:
-                    self.store.update_status(op, user=self.operator)
-                    changed = True
-                except sim_errors.ApiError as exc:
-                    self._event("operation", f"status write refused: {exc}")
+            if found is not None:
+                changed = self._reconcile_one(watches.copy_obj(found)) or changed
         return changed
 
-    def _materialize(self, op: Obj) -> tuple[Obj | None, Obj | None]:
-        spec, meta = op.get("spec") or {}, op["metadata"]
-        optemplate = resolve.operation_template(self.store.view, str(spec.get("type")), "workflow")
+    def _templates(self, op: Obj) -> plan.Templates:
+        """What the operator's template resolution finds for an Operation now."""
+        spec, meta = op.get("spec") or {}, op.get("metadata") or {}
+        view = self.store.view
+        optemplate = resolve.operation_template(view, str(spec.get("type")), plan.ENGINE)
         if optemplate is None:
-            msg = f"no single OperationTemplate for type {spec.get('type')!r} and engine 'workflow'"
-            return None, op_status.failed_status(op, "OperationTemplateNotFound", msg, self.now())
-        name = str((spec.get("parameters") or {}).get(resolve.template_parameter(optemplate)) or "")
-        found = resolve.workflow_template(self.store.view, optemplate, meta["namespace"], name)
-        if not isinstance(found, resolve.Resolved):
-            msg = f"WorkflowTemplate {name!r} is not resolvable in namespace {meta['namespace']}"
-            return None, op_status.failed_status(op, "TemplateNotFound", msg, self.now())
-        body = materialize.materialize(op, optemplate, found, self.policy)
-        created = self._write("create", body, self.operator, "reconciler", None)
-        status = op_status.operation_status(op, created, self.now()) if created else None
-        return created, status
+            return plan.Templates(None, None)
+        name = plan.template_name(op, optemplate)
+        found = resolve.workflow_template(view, optemplate, str(meta.get("namespace")), name)
+        return plan.Templates(optemplate, found)
+
+    def _reconcile_one(self, op: Obj) -> bool:
+        """The operator's plan for one Operation (`reconciler.plan`), carried out in the store."""
+        meta = op["metadata"]
+        wf = self.store.find(*WORKFLOW_KEY, str(meta.get("namespace") or ""), meta["name"])
+        todo = plan.plan(op, wf, policy=self.policy, now=self.now())
+        if todo.needs_templates:
+            todo = plan.plan(
+                op, wf, policy=self.policy, now=self.now(), templates=self._templates(op)
+            )
+        for event in todo.events:
+            self._event("operation", f"Event {event.type} {event.reason}: {event.message}")
+        changed = False
+        if todo.create is not None:
+            created = self._write("create", todo.create, self.operator, "reconciler", None)
+            if created is None:
+                return False
+            changed = True
+            todo = plan.plan(op, created, policy=self.policy, now=self.now())
+        if todo.status is not None and todo.status != op.get("status"):
+            op["status"] = todo.status
+            try:
+                self.store.update_status(op, user=self.operator)
+                changed = True
+            except sim_errors.ApiError as exc:
+                self._event("operation", f"status write refused: {exc}")
+        return changed
 
     # --- writes ---------------------------------------------------------------------------
     def _write(
