@@ -20,6 +20,7 @@ from reconciler import errors, kube
 from webhooks import kinds
 
 Obj = dict[str, Any]
+# The Lease kind (webhooks.kinds lists only what admission reads).
 LEASE = kinds.Kind("coordination.k8s.io", "v1", "Lease", "leases", True)
 # client-go's defaults for controllers (kube-controller-manager): 15 s lease, renew within
 # 10 s, retry every 2 s.

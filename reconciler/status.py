@@ -47,6 +47,7 @@ from webhooks import kinds
 
 Obj = dict[str, Any]
 
+# Operation phases (DESIGN "API objects"); Argo uses the same words for its own phases.
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 # Succeeded and Failed never change once reached (DESIGN "Invariants").
 TERMINAL = frozenset({SUCCEEDED, FAILED})
