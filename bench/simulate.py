@@ -6,7 +6,8 @@ process), the reconciler materializes the Workflow (Workflow guard), the fake Ar
 runs the 7-task library DAG event by event (every status write through the store and its
 admission chain), the snapshot becomes ready, the Operation is mapped to Succeeded. A batch of
 Operations is created at the same instant and run until idle; the rate is batch / wall time on
-one core (no threads). Run: `.venv/bin/python bench/simulate.py [--ops 200] [--quick]`.
+one core (no threads); each figure is the best of a few repeats. Run:
+`.venv/bin/python bench/simulate.py [--ops 200] [--quick]`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def _scenario(ops: int, extra: list[Obj]) -> scenario.Scenario:
         timeline=tuple(timeline),
         expect=(),
     )
+
+
+def best_of(repeats: int, ops: int, extra: list[Obj]) -> dict[str, float]:
+    """The fastest of several end-to-end runs (a busy machine only ever slows a run down)."""
+    return min((end_to_end(ops, extra) for _ in range(repeats)), key=lambda r: r["run_s"])
 
 
 def end_to_end(ops: int, extra: list[Obj]) -> dict[str, float]:
@@ -146,11 +152,14 @@ def main() -> None:
     args = parser.parse_args()
     ops = 20 if args.quick else args.ops
     sizes = SIZES[:2] if args.quick else SIZES
-    report: dict[str, Any] = {"engine_only": engine_only(50 if args.quick else 500)}
-    report["end_to_end"] = end_to_end(ops, [])
+    runs = 50 if args.quick else 500
+    report: dict[str, Any] = {
+        "engine_only": max((engine_only(runs) for _ in range(3)), key=lambda r: r["runs_per_s"])
+    }
+    report["end_to_end"] = best_of(3, ops, [])
     report["growth"] = {}
     for size in sizes:
-        report["growth"][size] = end_to_end(max(ops // 4, 10), _fillers(size))
+        report["growth"][size] = best_of(2, max(ops // 4, 10), _fillers(size))
     eng = report["engine_only"]
     e2e = report["end_to_end"]
     print(
