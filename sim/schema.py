@@ -10,7 +10,10 @@ Validation uses `jsonschema` (OpenAPI v3 schemas are Draft 4 with `nullable` and
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import ipaddress
 import json
+import re
 import threading
 from typing import Any
 
@@ -52,13 +55,68 @@ def _translate(node: Any) -> Any:
     return out
 
 
+# Formats kube-apiserver checks on custom resources (k8s.io/kube-openapi strfmt), the common ones.
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time")
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        return not isinstance(value, str)
+    try:
+        dt.datetime.fromisoformat(value.replace("z", "Z").replace("t", "T").replace(" ", "T"))
+    except ValueError:
+        return False
+    return True
+
+
+@FORMATS.checks("date")
+def _date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+@FORMATS.checks("int32")
+def _int32(value: object) -> bool:
+    return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+@FORMATS.checks("int64")
+def _int64(value: object) -> bool:
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+@FORMATS.checks("uuid")
+def _uuid(value: object) -> bool:
+    return not isinstance(value, str) or bool(_UUID.match(value))
+
+
+@FORMATS.checks("ipv4")
+def _ipv4(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return isinstance(ipaddress.ip_address(value), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
 def validator(schema: Obj) -> jsonschema.protocols.Validator:
     """A compiled validator for an openAPIV3Schema, cached for the life of the schema object."""
     with _lock:
         hit = _validators.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
-        compiled = jsonschema.Draft4Validator(_translate(schema))
+        compiled = jsonschema.Draft4Validator(_translate(schema), format_checker=FORMATS)
         _validators[id(schema)] = (schema, compiled)
         return compiled
 
@@ -134,6 +192,7 @@ def _cause(error: jsonschema.ValidationError) -> dict[str, str]:
         "pattern": f"should match '{error.validator_value}'",
         "minLength": f"should be at least {error.validator_value} chars long",
         "minItems": f"should have at least {error.validator_value} items",
+        "format": f"must be of type {error.validator_value}: {_show(value)}",
     }
     detail = f"{here} in body {texts[rule]}" if rule in texts else error.message
     return errors.field_error(

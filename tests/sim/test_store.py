@@ -369,3 +369,29 @@ def test_strategic_merge_patch_directives(cluster: store.Store) -> None:
     assert out["metadata"]["labels"] == {"z": "3"}
     assert out["spec"] == {"keep": 2, "list": [1, 2]}
     assert not any(k.startswith("$") for k in out)
+
+
+def test_schema_formats_are_checked_like_the_apiserver() -> None:
+    s = store.Store()
+    schema = {
+        "type": "object",
+        "properties": {
+            "status": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "n": {"type": "integer", "format": "int32"},
+                },
+            }
+        },
+    }
+    s.create(crd(schema=schema))
+    obj = s.create(widget("a"))
+    ok = s.update_status(obj | {"status": {"at": "2026-01-01T00:00:00Z", "n": 3}})
+    with pytest.raises(errors.ApiError) as info:
+        s.update_status(ok | {"status": {"at": "yesterday", "n": 2**40}})
+    assert info.value.code == 422
+    assert [c["field"] for c in info.value.status["details"]["causes"]] == ["status.at", "status.n"]
+    assert info.value.status["details"]["causes"][0]["message"] == (
+        'Invalid value: "yesterday": status.at in body must be of type date-time: "yesterday"'
+    )

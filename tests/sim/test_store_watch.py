@@ -94,3 +94,43 @@ def test_watch_of_an_unserved_kind_is_not_found(cluster: store.Store) -> None:
     with pytest.raises(errors.ApiError) as info:
         cluster.watch(*W, resource_version="abc")
     assert info.value.code == 400
+
+
+def test_concurrent_writers_are_serialized_without_gaps(cluster: store.Store) -> None:
+    start = cluster.resource_version
+    watcher = cluster.watch(*W, resource_version=start)
+
+    def writer(i: int) -> None:
+        cluster.create(widget(f"w{i}"))
+        for n in range(20):
+            cluster.patch(*W, "default", f"w{i}", {"spec": {"n": n}})
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rvs = [e.rv for e in watcher.drain()]
+    assert rvs == list(range(start + 1, cluster.resource_version + 1))
+
+
+def test_racing_updates_from_one_snapshot_let_exactly_one_win(cluster: store.Store) -> None:
+    snapshot = cluster.create(widget("a"))
+    outcomes: list[int] = []
+    lock = threading.Lock()
+
+    def racer(n: int) -> None:
+        try:
+            cluster.update(snapshot | {"spec": {"by": n}})
+            code = 200
+        except errors.ApiError as exc:
+            code = exc.code
+        with lock:
+            outcomes.append(code)
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [200] + [409] * 7
