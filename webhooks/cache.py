@@ -72,8 +72,12 @@ def collection_path(kind: kinds.Kind) -> str:
     return f"/api/{kind.version}/{kind.plural}"
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _name_of(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = _mapping(obj.get("metadata"))
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
@@ -269,8 +273,8 @@ def target_kind(view: clusterview.ClusterView, api_version: str, kind: str) -> k
     group = kinds.group_of(api_version)
     version = api_version.rpartition("/")[2]
     for crd in view.list(kinds.CRD.group, kinds.CRD.kind):
-        spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        spec = _mapping(crd.get("spec"))
+        names = _mapping(spec.get("names"))
         if spec.get("group") == group and names.get("kind") == kind and names.get("plural"):
             return kinds.Kind(
                 group, version, kind, str(names["plural"]), spec.get("scope") != "Cluster"
@@ -355,7 +359,7 @@ class LiveView:
     def _target_kinds(self) -> list[kinds.Kind]:
         found = []
         for tmpl in self.index.list(kinds.OPERATION_TEMPLATE.group, kinds.OPERATION_TEMPLATE.kind):
-            spec = tmpl.get("spec") if isinstance(tmpl.get("spec"), dict) else {}
+            spec = _mapping(tmpl.get("spec"))
             for ref in spec.get("targetKinds") or ():
                 if not isinstance(ref, dict):
                     continue
