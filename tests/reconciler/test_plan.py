@@ -7,7 +7,10 @@ import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from policies import loader
 from reconciler import materialize, plan, status
 from webhooks import clusterview, resolve
 
@@ -128,3 +131,94 @@ def test_templates_gone_since_admission(operation, optemplate, policy) -> None:
     assert step.create is None
     assert step.status["phase"] == "Failed"
     assert "vworkspace-system" in step.events[0].message
+
+
+# --- the decision table, as properties ------------------------------------------------------
+PLAIN_OPTEMPLATE = {
+    "metadata": {"name": "migration-workflow"},
+    "spec": {
+        "type": "Migration",
+        "engine": "workflow",
+        "workflow": {"templateParameter": "template"},
+    },
+}
+PLAIN_TEMPLATE = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "ClusterWorkflowTemplate",
+    "metadata": {"name": "app-migration-with-snapshot"},
+    "spec": {"arguments": {"parameters": [{"name": "targetChartVersion"}]}},
+}
+
+
+@st.composite
+def situations(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    op: dict[str, Any] = {
+        "apiVersion": "ops.vworkspace.io/v1alpha1",
+        "kind": "Operation",
+        "metadata": {"name": "op", "namespace": "org-myteam", "uid": "op-uid", "generation": 1},
+        "spec": {
+            "engine": draw(st.sampled_from(["workflow", "workflow", "job", "velero", None])),
+            "type": "Migration",
+            "targetRef": {"name": "nextcloud-myteam"},
+            "parameters": {"template": "app-migration-with-snapshot", "targetChartVersion": "7"},
+        },
+    }
+    if draw(st.booleans()):
+        op["metadata"]["deletionTimestamp"] = "2026-05-28T09:00:00Z"
+    wf: dict[str, Any] | None = None
+    shape = draw(st.sampled_from(["none", "ours", "ours-replaced", "foreign"]))
+    if shape != "none":
+        wf = {
+            "metadata": {"name": "op", "namespace": "org-myteam", "uid": "wf-uid"},
+            "spec": {},
+            "status": {
+                "phase": draw(
+                    st.sampled_from(["", "Pending", "Running", "Succeeded", "Failed", "Error", "X"])
+                )
+            },
+        }
+        if shape != "foreign":
+            wf["metadata"]["labels"] = {materialize.OPERATION_LABEL: "op-uid"}
+        if shape == "ours-replaced":
+            wf["metadata"]["uid"] = "another-uid"
+    earlier = draw(st.sampled_from([None, "created", "terminal"]))
+    if earlier == "created":
+        seen = {"metadata": {"name": "op", "namespace": "org-myteam", "uid": "wf-uid"}}
+        op["status"] = status.operation_status(op, seen, NOW)
+    elif earlier == "terminal":
+        op["status"] = status.operation_status(op, {"status": {"phase": "Succeeded"}}, NOW)
+    return op, wf
+
+
+@given(situation=situations(), with_templates=st.booleans())
+def test_property_plan_decisions(situation, with_templates) -> None:
+    op, wf = situation
+    templates = (
+        plan.Templates(PLAIN_OPTEMPLATE, resolve.Resolved(PLAIN_TEMPLATE, cluster_scope=True))
+        if with_templates
+        else None
+    )
+    policy = loader.load_policy(None)
+    step = plan.plan(op, wf, policy=policy, now=NOW, templates=templates)
+    if not plan.managed(op) or status.is_terminal(op):
+        assert step.idle and step.events == ()
+        return
+    if step.create is not None:
+        # only when nothing was ever created or recorded, and then owned by the Operation
+        assert wf is None and not plan.run_id(op)
+        assert materialize.owned_by(step.create, op)
+        assert step.status is None
+    if wf is not None or plan.run_id(op):
+        assert step.create is None and not step.needs_templates
+    if step.needs_templates:
+        assert templates is None and wf is None
+    if step.status is not None:
+        assert step.status != op.get("status")
+        follow = plan.plan(
+            {**op, "status": step.status}, wf, policy=policy, now=NOW, templates=templates
+        )
+        assert follow.status is None  # one write settles it
+        phases = {c["type"]: c["status"] for c in step.status["conditions"]}
+        assert phases["Accepted"] == "True"
+        if wf is not None and not materialize.owned_by(wf, op):
+            assert step.status["phase"] == "Failed"
