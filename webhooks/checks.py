@@ -388,10 +388,7 @@ def check_service_account(ctx: Context) -> Failure | None:
             f"runner {sa} must be bound only in {ns}: {'; '.join(wide)}; remove those bindings",
         )
     subject = ("ServiceAccount", ns, name)
-    risky = ctx.view.memoized(
-        ("rbac-high", subject),
-        lambda: findings.at_least(findings.for_subject(ctx.view, subject), "high"),
-    )
+    risky = findings.at_least(findings.for_subject(ctx.view, subject), "high")
     if risky:
         listed = "; ".join(f"{f.id} ({f.severity}) {f.message}" for f in risky[:3])
         more = f"; and {len(risky) - 3} more" if len(risky) > 3 else ""

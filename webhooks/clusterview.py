@@ -45,8 +45,13 @@ class ClusterView(Protocol):
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
         ...
 
-    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """`compute()`, cached until the next write to the view."""
+    def memoized(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        depends: Iterable[tuple[str, str]] | None = None,
+    ) -> T:
+        """`compute()`, cached until a write to one of the `depends` kinds (default: any write)."""
         ...
 
 
@@ -95,8 +100,8 @@ class ClusterIndex:
         self._bindings: dict[Subject, dict[tuple[str, str, str], Obj]] = {}
         self.revision = 0
         self.synced = True
-        self._memo: dict[Hashable, Any] = {}
-        self._memo_revision = 0
+        self._kind_revisions: dict[tuple[str, str], int] = {}
+        self._memo: dict[Hashable, tuple[Hashable, Any]] = {}
         for obj in objects:
             self.upsert(obj)
 
@@ -129,14 +134,27 @@ class ClusterIndex:
         found = self._bindings.get(subject, {})
         return [found[k] for k in sorted(found)]
 
-    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """`compute()`, cached until the next write (derived facts such as RBAC findings)."""
-        if self._memo_revision != self.revision:
-            self._memo = {}
-            self._memo_revision = self.revision
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+    def memoized(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        depends: Iterable[tuple[str, str]] | None = None,
+    ) -> T:
+        """`compute()`, cached until a write to one of the `depends` (group, kind)s.
+
+        Without `depends` any write invalidates it. For derived facts such as RBAC findings.
+        """
+        stamp: Hashable = (
+            self.revision
+            if depends is None
+            else tuple(self._kind_revisions.get(k, 0) for k in depends)
+        )
+        found = self._memo.get(key)
+        if found is not None and found[0] == stamp:
+            return found[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._memo[key] = (stamp, value)
+        return value
 
     def kinds(self) -> builtins.list[tuple[str, str]]:
         """Every (group, kind) with at least one object."""
@@ -157,6 +175,7 @@ class ClusterIndex:
             self._by_kind.setdefault(key, {})[(ns, name)] = obj
             self._index(key, obj)
             self.revision += 1
+            self._kind_revisions[key] = self._kind_revisions.get(key, 0) + 1
 
     def delete(self, obj: Obj) -> None:
         """Remove an object if present (matched by group, kind, namespace, name)."""
@@ -167,6 +186,7 @@ class ClusterIndex:
             if old is not None:
                 self._unindex(key, old)
                 self.revision += 1
+                self._kind_revisions[key] = self._kind_revisions.get(key, 0) + 1
 
     def replace_kind(self, group: str, kind: str, objects: Iterable[Obj]) -> None:
         """Replace every object of one kind (a relist)."""

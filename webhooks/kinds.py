@@ -62,6 +62,14 @@ VIEW_KINDS: tuple[Kind, ...] = (
     CLUSTER_ROLE_BINDING,
 )
 
+# What RBAC answers depend on: a write to any other kind leaves them valid.
+RBAC_KINDS: tuple[tuple[str, str], ...] = (
+    ROLE.key,
+    CLUSTER_ROLE.key,
+    ROLE_BINDING.key,
+    CLUSTER_ROLE_BINDING.key,
+)
+
 # Built-in cluster-scoped kinds, for manifests whose kind is not in VIEW_KINDS.
 CLUSTER_SCOPED = frozenset(
     {

@@ -98,3 +98,28 @@ def test_malformed_bindings_are_indexed_without_subjects():
         ]
     )
     assert index.get("rbac.authorization.k8s.io", "ClusterRoleBinding", "", "bad") == bad
+
+
+def test_memoized_follows_only_the_kinds_it_depends_on():
+    index = clusterview.ClusterIndex()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    rbac = [("rbac.authorization.k8s.io", "Role")]
+    assert index.memoized("k", compute, depends=rbac) == 1
+    index.upsert(optemplate("t", "Migration", "workflow"))  # another kind: still valid
+    assert index.memoized("k", compute, depends=rbac) == 1
+    index.upsert(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "r", "namespace": "n"},
+        }
+    )
+    assert index.memoized("k", compute, depends=rbac) == 2
+    assert index.memoized("any", compute) == 3
+    index.upsert(optemplate("u", "Runbook", "job"))
+    assert index.memoized("any", compute) == 4

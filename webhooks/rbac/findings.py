@@ -254,7 +254,7 @@ def for_subject(
 
     With `direct=True` only bindings that name the subject itself count. Subject rules
     (anonymous, default SA, system:masters, ...) judge the subject named, not its groups.
-    Answers are reused until the view's `revision` changes.
+    Answers are reused until an RBAC object in the view changes.
     """
     cat = rules or catalogue.default()
     resolver = roles.resolver_for(view)

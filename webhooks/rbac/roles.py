@@ -10,7 +10,6 @@ as the clusterrole-aggregation controller converges to), and the built-in roles 
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from typing import Any
 
 from webhooks import clusterview, kinds
@@ -234,25 +233,10 @@ class Resolver:
         return out
 
 
-# One Resolver per view while the view's `revision` stays the same: admission asks about the
-# runner SA on every Operation, and aggregation is the only part that scans all ClusterRoles.
-_SHARED: weakref.WeakKeyDictionary[Any, tuple[int, Resolver]] = weakref.WeakKeyDictionary()
-
-
 def resolver_for(view: clusterview.ClusterView) -> Resolver:
-    """A Resolver for the view, reused until the view's `revision` changes.
+    """The view's Resolver, shared until an RBAC object in the view changes.
 
-    Views without an integer `revision` (or that cannot be weakly referenced) get a fresh one.
+    Admission asks about the runner SA on every Operation, and aggregation is the only part
+    that scans all ClusterRoles, so the Resolver (and its memo) lives as long as the RBAC data.
     """
-    revision = getattr(view, "revision", None)
-    if not isinstance(revision, int):
-        return Resolver(view)
-    try:
-        cached = _SHARED.get(view)
-    except TypeError:
-        return Resolver(view)
-    if cached is not None and cached[0] == revision:
-        return cached[1]
-    resolver = Resolver(view)
-    _SHARED[view] = (revision, resolver)
-    return resolver
+    return view.memoized(("rbac", "resolver"), lambda: Resolver(view), depends=kinds.RBAC_KINDS)

@@ -377,7 +377,7 @@ def test_for_subject_answers_follow_the_views_revision():
 
 
 class _PlainView:
-    """A ClusterView without a revision: nothing may be cached for it."""
+    """A ClusterView that caches nothing: every answer must be computed afresh."""
 
     def __init__(self, objs):
         self.index = b.view(*objs)
@@ -396,6 +396,9 @@ class _PlainView:
 
     def bindings_for_subject(self, subject):
         return self.index.bindings_for_subject(subject)
+
+    def memoized(self, key, compute, depends=None):
+        return compute()  # this view caches nothing
 
 
 def test_views_without_a_revision_are_never_cached():
