@@ -204,6 +204,12 @@ class Controller:
                     if workflow is None:
                         continue  # deleted again meanwhile: decide afresh
                     self.stats.adopted += 1
+                except errors.ApiError as exc:  # denied by admission, invalid, server trouble
+                    refused = plan.Event(
+                        plan.WARNING, "WorkflowCreateFailed", f"creating Workflow {name}: {exc}"
+                    )
+                    self._emit(operation, (refused,), now)
+                    raise  # retried with backoff; the Operation stays Pending meanwhile
                 step = plan.plan(operation, workflow, policy=self.policy, now=now)
             if step.status is None:
                 self._emit(operation, step.events, now)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from policies import loader
-from reconciler import controller, leader, materialize
+from reconciler import controller, errors, kube, leader, materialize
 from webhooks import kinds
 
 OPS = ("ops.vworkspace.io", "Operation")
@@ -358,3 +358,31 @@ def test_worked_example_with_the_fake_argo_controller(cluster, running, example_
     ]
     op = get(cluster, OPS)
     assert op["status"]["outputs"]["runId"] == get(cluster, WF)["metadata"]["uid"]
+
+
+def test_refused_creation_is_an_event_and_retried(cluster, policy_, example_operation) -> None:
+    """A Workflow the API refuses (an admission denial) leaves the Operation Pending, says why
+    in a Warning Event, and is retried."""
+
+    class Refusing(kube.Api):
+        refusals = 1
+
+        def create(self, kind, namespace, body):
+            if kind == kinds.WORKFLOW and Refusing.refusals:
+                Refusing.refusals -= 1
+                raise errors.ApiError(403, "Forbidden", "admission webhook denied the request")
+            return super().create(kind, namespace, body)
+
+    cluster.store.create(example_operation)
+    ctl = controller.Controller(
+        Refusing(cluster.api.client), policy_, controller.Settings(leader_elect=False)
+    )
+    ctl.resync()
+    ctl.drain()
+    assert get(cluster, WF) is None
+    assert ctl.stats.failures == 1
+    assert "WorkflowCreateFailed" in event_reasons(cluster)
+    ctl.resync()
+    ctl.drain()
+    assert get(cluster, WF) is not None
+    assert phase(cluster) == "Pending"
