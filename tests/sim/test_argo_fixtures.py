@@ -96,3 +96,15 @@ def test_suspend_node_past_deadline_fails() -> None:
     assert approve["phase"] == "Failed"
     assert approve["message"] == "Step exceeded its deadline"
     assert approve["finishedAt"] == "2026-05-28T12:00:03Z"
+
+
+def test_failed_dag_workflow_has_no_message_like_argo() -> None:
+    fixture = _load("dag-disable-fail-fast.yaml")
+    wf = copy.deepcopy(fixture)
+    wf.pop("status")
+    wf["metadata"].setdefault("namespace", "argo")
+    fx.run(wf, _outcomes(fixture), step=60)
+    assert wf["status"]["phase"] == fixture["status"]["phase"] == "Failed"
+    assert "message" not in wf["status"] and "message" not in fixture["status"]
+    retry = wf["status"]["nodes"]["dag-disable-fail-fast-r6xdc-3945213918"]
+    assert (retry["type"], retry["phase"]) == ("Retry", "Succeeded")
