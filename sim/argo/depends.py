@@ -8,6 +8,7 @@ holds and is Omitted otherwise.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -56,13 +57,18 @@ def dependencies(task: Mapping[str, Any]) -> list[str]:
     """The names of the tasks a task depends on, in first-mention order."""
     depends = task.get("depends")
     if isinstance(depends, str) and depends.strip():
-        names: list[str] = []
-        for match in _TASK_REF.finditer(depends):
-            name = match.group(1).split(".")[0] if match.group(1) else match.group(2)
-            if name not in _WORD_OPS and name not in names:
-                names.append(name)
-        return names
+        return list(_depends_names(depends))
     return [str(d) for d in task.get("dependencies") or []]
+
+
+@functools.lru_cache(maxsize=4096)
+def _depends_names(depends: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for match in _TASK_REF.finditer(depends):
+        name = match.group(1).split(".")[0] if match.group(1) else match.group(2)
+        if name not in _WORD_OPS and name not in names:
+            names.append(name)
+    return tuple(names)
 
 
 def _tokens(expression: str) -> list[str]:

@@ -118,6 +118,7 @@ class _Run:
                 status["nodes"] = orjson.loads(orjson.dumps(status["nodes"]))
         self.status: Obj = status
         self.last: dt.datetime | None = None
+        self._cache: dict[str, Any] = {}
 
     # --- time ------------------------------------------------------------------------------
     def next_event(self) -> dt.datetime | None:
@@ -129,7 +130,9 @@ class _Run:
         return min(times) if times else None
 
     def _ops(self, now: dt.datetime) -> execute.Operation:
-        return execute.Operation(self.workflow, self.status, self.lookup, self.world, now)
+        return execute.Operation(
+            self.workflow, self.status, self.lookup, self.world, now, cache=self._cache
+        )
 
     # --- one reconcile ---------------------------------------------------------------------
     def reconcile(self, now: dt.datetime) -> None:

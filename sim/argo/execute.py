@@ -32,6 +32,8 @@ class Operation:
         lookup: world.TemplateLookup,
         the_world: world.World,
         now: dt.datetime,
+        *,
+        cache: dict[str, Any] | None = None,
     ) -> None:
         meta = workflow.get("metadata") or {}
         self.workflow = workflow
@@ -40,12 +42,18 @@ class Operation:
         self.status = status
         self.nodes: nodes.Nodes = status.setdefault("nodes", {})
         self.spec: Obj = status.get("storedWorkflowTemplateSpec") or workflow.get("spec") or {}
-        self.templates = spec.templates_by_name(self.spec)
+        cache = {} if cache is None else cache  # what stays the same across one advance()
+        if cache.get("spec") is not self.spec:
+            cache.clear()
+            cache["spec"] = self.spec
+            cache["templates"] = spec.templates_by_name(self.spec)
+            cache["globals"] = self._globals(meta)
+        self.templates: dict[str, Obj] = cache["templates"]
+        self.globals: dict[str, str] = cache["globals"]
         self.lookup = lookup
         self.world = the_world
         self.now = now
         self.ts = nodes.timestamp(now)
-        self.globals = self._globals(meta)
 
     def _globals(self, meta: Obj) -> dict[str, str]:
         scope = {
