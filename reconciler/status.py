@@ -13,21 +13,10 @@
 | any other phase (a future Argo)            | Running   | Running=True/WorkflowPhaseUnknown                |
 | deleted before finishing (`missing=True`)  | Failed    | Running=False/WorkflowMissing, Failed=True/WorkflowMissing |
 
-Definitions, on real Argo node statuses (`status.nodes`, a map of id -> NodeStatus):
-
-- *Step nodes* are the nodes that do work: types Pod, Container, Suspend, HTTP and Plugin.
-  Structural nodes (DAG, Steps, StepGroup, TaskGroup, Retry) and Skipped nodes never count.
-- *Most recently started running node*: the step node in phase Running with the latest
-  `startedAt` (ties broken by node id); when no step node is Running, the latest-started step
-  node in phase Pending. Its `displayName` (else `name`, else id) is mirrored as `Node: <name>`.
-- *First failing node*: the step node in phase Failed or Error with the earliest `finishedAt`
-  (else `startedAt`; nodes with neither come last; ties by id), ignoring a failed attempt whose
-  Retry parent went on to succeed. Omitted and Skipped nodes never count. Its message is
-  `<displayName>: <message>` (the node's phase when it has no message). For Failed it is preferred
-  to the Workflow's `status.message`; for Error (engine-level errors such as a missing template,
-  often without nodes) the Workflow's `status.message` is preferred.
-- *Suspended* is Argo's IsWorkflowSuspended: `spec.suspend: true`, or any node of type Suspend in
-  phase Running.
+"Most recently started running node", "first failing node" and "suspended" are defined on
+Argo's node statuses in `reconciler.nodes`. For Failed the first failing node's message is
+preferred to the Workflow's `status.message`; for Error (engine-level errors such as a missing
+template, often without nodes) the Workflow's `status.message` is preferred.
 
 Invariants: one condition per type; Accepted stays True once set; Succeeded and Failed are
 terminal and absorbing (the status is returned unchanged); `lastTransitionTime` changes only when
@@ -43,6 +32,7 @@ import datetime
 import re
 from typing import Any
 
+from reconciler import nodes
 from webhooks import kinds
 
 Obj = dict[str, Any]
@@ -56,8 +46,6 @@ CONDITION_TYPES = ("Accepted", "Running", "Blocked", "Succeeded", "Failed")
 # Condition messages are summaries; 1024 characters keep `kubectl describe` readable and stay far
 # below metav1.Condition's 32768 limit.
 MESSAGE_LIMIT = 1024
-# Node types that do work (argo-workflows NodeType); everything else is structure.
-STEP_NODE_TYPES = frozenset({"Pod", "Container", "Suspend", "HTTP", "Plugin"})
 # metav1.Condition's reason pattern (also in the Operation CRD).
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 # Reasons for conditions the controller sets itself, without a Workflow to map.
@@ -100,105 +88,13 @@ def rfc3339(moment: datetime.datetime | str) -> str:
     """A time as metav1.Time writes it: UTC, whole seconds, `Z` (naive times are taken as UTC;
     RFC3339 text is accepted too)."""
     if isinstance(moment, str):
-        parsed = parse_time(moment)
+        parsed = nodes.parse_time(moment)
         if parsed is None:
             raise ValueError(f"not an RFC3339 time: {moment!r}")
         moment = parsed
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime.datetime | None:
-    """An Argo timestamp (RFC3339 text, or a datetime from a YAML loader) as aware UTC; else None."""
-    if isinstance(value, datetime.datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = datetime.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    try:
-        return moment.astimezone(datetime.UTC)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _nodes(workflow: Obj) -> list[tuple[str, Obj]]:
-    nodes = _dict(_dict(workflow.get("status")).get("nodes"))
-    return sorted((str(k), v) for k, v in nodes.items() if isinstance(v, dict))
-
-
-def node_name(node_id: str, node: Obj) -> str:
-    """How a node is shown: its displayName, else its name, else its id."""
-    return _text(node.get("displayName")) or _text(node.get("name")) or node_id
-
-
-def _is_step(node: Obj) -> bool:
-    return node.get("type") in STEP_NODE_TYPES
-
-
-def active_node(workflow: Obj) -> str | None:
-    """The displayName of the most recently started running step node (see module doc)."""
-    for phase in (RUNNING, PENDING):
-        found = [(i, n) for i, n in _nodes(workflow) if _is_step(n) and n.get("phase") == phase]
-        if found:
-            node_id, node = max(
-                found, key=lambda item: (_sort_time(item[1].get("startedAt"), early=True), item[0])
-            )
-            return node_name(node_id, node)
-    return None
-
-
-def _sort_time(value: Any, *, early: bool) -> tuple[int, float]:
-    moment = parse_time(value)
-    if moment is None:
-        return (0, 0.0) if early else (1, 0.0)
-    return (1, moment.timestamp()) if early else (0, moment.timestamp())
-
-
-def _retried_successfully(workflow: Obj) -> set[str]:
-    """Ids of nodes whose Retry parent succeeded: failed attempts that did not fail the run."""
-    out: set[str] = set()
-    for _, node in _nodes(workflow):
-        if node.get("type") == "Retry" and node.get("phase") == SUCCEEDED:
-            children = node.get("children")
-            out.update(str(c) for c in (children if isinstance(children, list) else ()))
-    return out
-
-
-def first_failure(workflow: Obj) -> str | None:
-    """`<displayName>: <message>` of the first failing step node (see module doc), or None."""
-    retried = _retried_successfully(workflow)
-    found = [
-        (i, n)
-        for i, n in _nodes(workflow)
-        if _is_step(n) and n.get("phase") in (FAILED, "Error") and i not in retried
-    ]
-    if not found:
-        return None
-
-    def when(item: tuple[str, Obj]) -> tuple[tuple[int, float], str]:
-        node = item[1]
-        stamp = node.get("finishedAt") if parse_time(node.get("finishedAt")) else None
-        return (_sort_time(stamp or node.get("startedAt"), early=False), item[0])
-
-    node_id, node = min(found, key=when)
-    detail = _text(node.get("message")).strip() or _text(node.get("phase"))
-    return f"{node_name(node_id, node)}: {detail}"
-
-
-def is_suspended(workflow: Obj) -> bool:
-    """Argo's IsWorkflowSuspended: `spec.suspend` is true or a Suspend node is Running."""
-    if _dict(workflow.get("spec")).get("suspend") is True:
-        return True
-    return any(
-        n.get("type") == "Suspend" and n.get("phase") == RUNNING for _, n in _nodes(workflow)
-    )
 
 
 def _accepted() -> Cond:
@@ -228,16 +124,9 @@ def map_workflow(workflow: Obj) -> Mapped:
             PENDING,
             (_accepted(), Cond("Running", "False", "Pending", f"Workflow {name} is pending")),
         )
-    if phase == "Suspended" or (phase == RUNNING and is_suspended(workflow)):
+    if phase == "Suspended" or (phase == RUNNING and nodes.is_suspended(workflow)):
         namespace = _text(meta.get("namespace"))
-        node = next(
-            (
-                node_name(i, n)
-                for i, n in _nodes(workflow)
-                if n.get("type") == "Suspend" and n.get("phase") == RUNNING
-            ),
-            None,
-        )
+        node = nodes.running_suspend_node(workflow)
         running_msg = f"Node: {node}" if node else f"Workflow {name} is suspended"
         resume = f"argo resume {name}" + (f" -n {namespace}" if namespace else "")
         return Mapped(
@@ -255,7 +144,7 @@ def map_workflow(workflow: Obj) -> Mapped:
             ),
         )
     if phase == RUNNING:
-        node = active_node(workflow)
+        node = nodes.active_node(workflow)
         msg = f"Node: {node}" if node else f"Workflow {name} is running"
         return Mapped(RUNNING, (_accepted(), Cond("Running", "True", "WorkflowInProgress", msg)))
     if phase == SUCCEEDED:
@@ -270,10 +159,10 @@ def map_workflow(workflow: Obj) -> Mapped:
         )
     wf_message = _text(status.get("message")).strip()
     if phase == FAILED:
-        msg = first_failure(workflow) or wf_message or f"Workflow {name} failed"
+        msg = nodes.first_failure(workflow) or wf_message or f"Workflow {name} failed"
         return _failed("WorkflowFailed", msg, f"Workflow {name} failed")
     if phase == "Error":
-        msg = wf_message or first_failure(workflow) or f"Workflow {name} errored"
+        msg = wf_message or nodes.first_failure(workflow) or f"Workflow {name} errored"
         return _failed("WorkflowError", msg, f"Workflow {name} errored")
     shown = _text(phase)[:100]
     return Mapped(
@@ -363,7 +252,7 @@ def _merge_conditions(existing: Any, mapped: Mapped, now: str, generation: int |
         unchanged = (
             before.get("status") == cond.status
             and isinstance(before.get("lastTransitionTime"), str)
-            and parse_time(before["lastTransitionTime"]) is not None
+            and nodes.parse_time(before["lastTransitionTime"]) is not None
         )
         written: Obj = {
             "type": cond.type,
