@@ -34,6 +34,8 @@ LABEL_MESSAGE = (
 )
 # Label kube-apiserver puts on every namespace (since 1.21), used by namespaceSelectors.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# Namespaces kube-apiserver refuses to delete (the NamespaceLifecycle admission plugin).
+UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 # Fields only the server sets; clients' values are replaced by the stored ones on update.
 SERVER_FIELDS = (
     "uid",
@@ -71,6 +73,8 @@ def prepare_create(
         m.pop("namespace", None)
     for field in SERVER_FIELDS:
         m.pop(field, None)
+    if res.key == ("", "Secret") and not obj.get("type"):
+        obj["type"] = "Opaque"  # the apiserver's default for Secrets
     if res.key == kinds.NAMESPACE.key and m.get("name"):
         m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
     return obj

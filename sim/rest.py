@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from sim import discovery, errors, patches, registry, store
+from sim import discovery, errors, patches, protobuf, registry, store
 from webhooks import review
 
 Obj = dict[str, Any]
@@ -70,7 +70,7 @@ def _dry_run(request: web.Request, options: Obj | None = None) -> bool:
     return bool(values)
 
 
-async def _body(request: web.Request) -> Any:
+async def _body(request: web.Request, res: registry.Resource) -> Any:
     raw = await request.read()
     if len(raw) > MAX_BODY:
         raise errors.ApiError(
@@ -79,6 +79,8 @@ async def _body(request: web.Request) -> Any:
     if not raw.strip():
         return None
     content_type = request.headers.get("Content-Type", "")
+    if "protobuf" in content_type:
+        return protobuf.decode(raw, res.group, res.kind)
     try:
         if "yaml" in content_type:
             return yaml.safe_load(raw)
@@ -184,7 +186,7 @@ async def write(
     request: web.Request, sim: store.Store, target: Target, user: review.UserInfo, verb: str
 ) -> web.Response:
     res, ns = target.res, target.namespace
-    body = await _body(request)
+    body = await _body(request, res)
     options = body if verb in ("delete", "deletecollection") and isinstance(body, dict) else {}
     dry_run = _dry_run(request, options)
     found: list[str] = []

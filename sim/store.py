@@ -391,6 +391,8 @@ class Store:
             old = self.find(group, kind, ns, name)
             if old is None:
                 raise errors.not_found(group, res.plural, name)
+            if res.key == kinds.NAMESPACE.key and name in names.UNDELETABLE_NAMESPACES:
+                raise errors.forbidden("", "namespaces", name, "this namespace may not be deleted")
             gc.check_preconditions(res, old, preconditions)
             policy = gc.propagation_policy(propagation)
             attrs = pipeline.attributes("DELETE", res, None, old, "", user, dry_run)

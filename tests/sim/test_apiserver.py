@@ -374,3 +374,44 @@ def test_delete_collection_foreground_and_namespace_over_rest(served: Served) ->
     code, out = _raw(f"{url}/api/v1/namespaces/team", "DELETE")
     assert code == 200 and out["status"]["phase"] == "Terminating"
     assert sim.find("", "Namespace", "", "team") is None
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_imperative_creates_send_protobuf_and_are_understood(served: Served) -> None:
+    sim, _, kubeconfig = served
+    commands = [
+        ["create", "namespace", "team"],
+        ["create", "configmap", "c", "--from-literal=a=b", "-n", "team"],
+        ["create", "secret", "generic", "s", "--from-literal=p=q", "-n", "team"],
+        ["create", "serviceaccount", "runner", "-n", "team"],
+        ["create", "role", "r", "--verb=get,list", "--resource=pods", "-n", "team"],
+        ["create", "rolebinding", "rb", "--role=r", "--serviceaccount=team:runner", "-n", "team"],
+        ["create", "clusterrolebinding", "crb", "--clusterrole=view", "--group=devs"],
+    ]
+    for args in commands:
+        done = subprocess.run(
+            [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+    assert sim.get("", "ConfigMap", "team", "c")["data"] == {"a": "b"}
+    secret = sim.get("", "Secret", "team", "s")
+    assert (secret["data"], secret["type"]) == ({"p": "cQ=="}, "Opaque")
+    binding = sim.get("rbac.authorization.k8s.io", "RoleBinding", "team", "rb")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "runner", "namespace": "team"}
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "r",
+    }
+    role = sim.get("rbac.authorization.k8s.io", "Role", "team", "r")
+    assert role["rules"] == [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]
+    crb = sim.get("rbac.authorization.k8s.io", "ClusterRoleBinding", "", "crb")
+    assert crb["subjects"] == [
+        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}
+    ]

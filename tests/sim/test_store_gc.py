@@ -145,3 +145,13 @@ def test_namespaces_carry_the_name_label(cluster: store.Store) -> None:
     ns = cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team"}
     assert ns["status"] == {"phase": "Active"}
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public"])
+def test_system_namespaces_may_not_be_deleted(cluster: store.Store, name: str) -> None:
+    with pytest.raises(errors.ApiError) as info:
+        cluster.delete("", "Namespace", "", name)
+    assert (info.value.code, info.value.status["message"]) == (
+        403,
+        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+    )
