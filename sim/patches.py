@@ -132,6 +132,11 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
             source = op.get("from")
             if not isinstance(source, str):
                 raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs from")
+            if kind == "move" and source == path:
+                _get(doc, source)  # RFC 6902: moving a value onto itself changes nothing
+                continue
+            if kind == "move" and str(path).startswith(source + "/"):
+                raise errors.bad_request(f"jsonpatch: cannot move {source!r} into its own child")
             value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
             doc = _add(doc, path, value)
         elif kind == "test":
