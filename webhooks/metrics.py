@@ -32,9 +32,13 @@ CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 class Metrics:
     """Every metric the server and the live cache export."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = False) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        if process:  # process_* (CPU, memory, fds), python_gc_*, python_info: for the serve process
+            prometheus_client.ProcessCollector(registry=r)
+            prometheus_client.PlatformCollector(registry=r)
+            prometheus_client.GCCollector(registry=r)
         self.requests = Counter(
             "opgate_admission_requests",
             "Admission requests answered, by webhook path, operation, outcome and reason.",

@@ -171,7 +171,9 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
 
         conn = http.client.HTTPConnection("127.0.0.1", health, timeout=10)
         conn.request("GET", "/metrics")
-        assert b"opgate_admission_requests_total" in conn.getresponse().read()
+        exposition = conn.getresponse().read()
+        assert b"opgate_admission_requests_total" in exposition
+        assert b"process_resident_memory_bytes" in exposition
         conn.close()
         pending = Pending(
             port, tls / "ca.crt", "/validate/operations",

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise errors.UsageError(
             f"{exc}; make them with `opgate certs generate --out {args.tls_dir} --localhost`"
         ) from None
-    mets = metrics.Metrics()
+    mets = metrics.Metrics(process=True)
     live = None
     if args.cluster_state:
         view = clusterview.ClusterIndex(manifests.load(args.cluster_state))
