@@ -75,8 +75,21 @@ def _template_name(obj: Obj | None) -> str:
 
 def check_engine(ctx: Context) -> Failure | None:
     """The engine is known to the engine catalog."""
-    engine = _str(ctx.spec.get("engine"))
+    raw = ctx.spec.get("engine")
+    engine = _str(raw)
     known = ", ".join(sorted(ctx.policy.engines))
+    if raw is not None and raw != "" and not engine:
+        return Failure(
+            "UnknownEngine",
+            422,
+            f"spec.engine must be a string naming an engine, got {schemas.show(raw)}; use one of: "
+            f"{known}",
+            (
+                decisions.Cause(
+                    "spec.engine", f"Invalid value: {schemas.show(raw)}: must be a string"
+                ),
+            ),
+        )
     if not engine:
         return Failure(
             "UnknownEngine",

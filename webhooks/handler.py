@@ -76,6 +76,8 @@ def handle(
         )
     try:
         decision = endpoint.handler(request, view, policy)
+    except errors.MalformedReview:
+        raise  # the request is bad, not the object: HTTP 400 at the transport
     except Exception as exc:
         log.exception("handler for %s failed on request %s", path, request.uid)
         return decisions.errored(

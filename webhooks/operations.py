@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any, Literal
 
 from policies import model
-from webhooks import checks, clusterview, decisions, resolve, review
+from webhooks import checks, clusterview, decisions, errors, resolve, review
 
 Obj = dict[str, Any]
 Outcome = Literal["pass", "fail", "warn", "off", "not-applicable"]
@@ -93,8 +93,6 @@ _MISSING = object()
 def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisions.Decision:
     old = (request.old_object or {}).get("spec")
     new = (request.object or {}).get("spec")
-    if old == new:
-        return decisions.allowed()
     changed: list[str] = []
     _diff(old, new, "spec", changed)
     failure = checks.Failure(
@@ -115,13 +113,24 @@ def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisi
 def validate_operation(
     request: review.AdmissionRequest, view: clusterview.ClusterView, policy: model.Policy
 ) -> decisions.Decision:
-    """The validating decision for an Operation CREATE/UPDATE (DELETE and subresources pass)."""
+    """The validating decision for an Operation CREATE/UPDATE (DELETE and subresources pass).
+
+    An UPDATE that leaves `spec` alone (status, labels, finalizers) is admitted without the
+    checks, so it never depends on the cluster still holding the template. An UPDATE that
+    changes `spec` runs DESIGN's checks in order on the new object, then FieldImmutable.
+    """
     if request.operation not in ("CREATE", "UPDATE") or request.sub_resource:
         return decisions.allowed()
-    if request.operation == "UPDATE":
-        return _immutable(request, policy)
     operation = request.object if isinstance(request.object, dict) else {}
-    return decide(run_checks(operation, request.namespace, view, policy))
+    if request.operation == "UPDATE":
+        if not isinstance(request.old_object, dict):
+            raise errors.MalformedReview("request.oldObject is required for an UPDATE")
+        if request.old_object.get("spec") == operation.get("spec"):
+            return decisions.allowed()
+    decision = decide(run_checks(operation, request.namespace, view, policy))
+    if request.operation == "UPDATE" and decision.allowed:
+        return decisions.with_warnings(_immutable(request, policy), decision.warnings)
+    return decision
 
 
 def _pointer(*parts: str) -> str:
@@ -142,7 +151,7 @@ def mutate_operation(
     patch: list[dict[str, Any]] = []
     type_ = str(spec["type"]) if isinstance(spec.get("type"), str) else ""
     engine: Any = spec.get("engine")
-    if not isinstance(engine, str) or not engine:
+    if engine is None or engine == "":
         candidates = view.operation_templates(type_)
         if len(candidates) != 1:
             return decisions.allowed()
@@ -151,6 +160,8 @@ def mutate_operation(
             return decisions.allowed()
         op = "replace" if "engine" in spec else "add"
         patch.append({"op": op, "path": "/spec/engine", "value": engine})
+    if not isinstance(engine, str):
+        return decisions.allowed()  # a malformed engine is validation's to report
     optemplate = resolve.operation_template(view, type_, engine)
     defaults = resolve.mapping(resolve.mapping((optemplate or {}).get("spec")).get("defaults"))
     params = spec.get("parameters")

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import ast
 import collections
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import orjson
 import referencing
+import referencing.exceptions
+import referencing.jsonschema
 from jsonschema import exceptions as js_exceptions
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 
 from webhooks import decisions
 
 # Enough distinct templates for any real cluster; bounded so a churn of versions cannot leak.
 CACHE_SIZE = 2048
-# A single cause message is cut here: jsonschema repeats whole instances in its messages.
+# A single cause message is cut here so one huge value cannot flood a denial.
 MAX_CAUSE_MESSAGE = 240
+# Values quoted in messages are cut here (the field path already says where).
+MAX_VALUE = 60
+# The base URI of an inputSchema without its own $id, for resolving its local $refs.
+SCHEMA_URI = "urn:opgate:inputSchema"
 
 # No remote $ref retrieval, ever: admission must not do I/O. Metaschemas still resolve.
-REGISTRY: referencing.Registry = referencing.Registry()
-_META = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
-_validators: collections.OrderedDict[Any, jsonschema.protocols.Validator] = (
-    collections.OrderedDict()
+REGISTRY: referencing.Registry[Any] = referencing.Registry()
+# The 2020-12 metaschema with formats checked, so an invalid `pattern` regex is an error.
+_META = jsonschema.Draft202012Validator(
+    jsonschema.Draft202012Validator.META_SCHEMA,
+    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
 )
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_validators: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+_REPR = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
 
 
 def field_path(prefix: str, parts: Any) -> str:
@@ -59,8 +71,70 @@ def validator(schema: Any, identity: tuple[str, str] | None = None) -> Any:
     return found
 
 
+def show(value: Any) -> str:
+    """A value as JSON (how kubectl users read it), cut to MAX_VALUE characters."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = str(value)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 3] + "..."
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_CAUSE_MESSAGE else text[: MAX_CAUSE_MESSAGE - 3] + "..."
+
+
+def _unexpected_keys(error: js_exceptions.ValidationError) -> list[str]:
+    """The property names jsonschema itself reports as not allowed, from its message."""
+    message = error.message
+    if "(" in message and message.endswith(" unexpected)"):
+        listed = message[message.index("(") + 1 :]
+    else:
+        listed = re.split(r" (?:do|does) not match any of the regexes", message)[0]
+    keys = []
+    for token in _REPR.findall(listed):
+        try:
+            key = ast.literal_eval(token)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(key, str) and isinstance(error.instance, dict) and key in error.instance:
+            keys.append(key)
+    return keys
+
+
+def _message(error: js_exceptions.ValidationError) -> tuple[str, str]:
+    """(reason, message) for one error, in the words Kubernetes uses for field errors."""
+    kind, value, bound = error.validator, error.instance, error.validator_value
+    shown = f"Invalid value: {show(value)}"
+    if kind == "type":
+        wanted = " or ".join(bound) if isinstance(bound, list) else str(bound)
+        return "FieldValueInvalid", f"{shown}: must be of type {wanted}"
+    if kind in ("enum", "const"):
+        allowed = bound if kind == "enum" and isinstance(bound, list) else [bound]
+        listed = ", ".join(show(v) for v in allowed)
+        return (
+            "FieldValueNotSupported",
+            f"Unsupported value: {show(value)}: supported values: {listed}",
+        )
+    if kind == "minimum":
+        return "FieldValueInvalid", f"{shown}: must be greater than or equal to {bound}"
+    if kind == "maximum":
+        return "FieldValueInvalid", f"{shown}: must be less than or equal to {bound}"
+    if kind == "exclusiveMinimum":
+        return "FieldValueInvalid", f"{shown}: must be greater than {bound}"
+    if kind == "exclusiveMaximum":
+        return "FieldValueInvalid", f"{shown}: must be less than {bound}"
+    if kind == "minLength":
+        return "FieldValueInvalid", f"{shown}: must be at least {bound} characters long"
+    if kind == "maxLength":
+        return "FieldValueTooLong", f"Too long: may not be more than {bound} characters"
+    if kind == "pattern":
+        return "FieldValueInvalid", f"{shown}: must match the regular expression {show(bound)}"
+    if kind == "minItems":
+        return "FieldValueInvalid", f"{shown}: must have at least {bound} items"
+    if kind in ("maxItems", "maxProperties"):
+        return "FieldValueTooMany", f"Too many: must have at most {bound} items"
+    return "FieldValueInvalid", f"{shown}: {error.message}"
 
 
 def _causes_of(error: js_exceptions.ValidationError, prefix: str) -> list[decisions.Cause]:
@@ -70,39 +144,21 @@ def _causes_of(error: js_exceptions.ValidationError, prefix: str) -> list[decisi
         missing = [p for p in error.validator_value if p not in error.instance]
         name = next((m for m in missing if repr(m) in error.message), None)
         if name is not None:
-            return [
-                decisions.Cause(
-                    field_path(prefix, [*path, name]), "Required value", "FieldValueRequired"
-                )
-            ]
-    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(
-        error.instance, dict
-    ):
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        declared = schema.get("properties") or {}
-        patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
-        extras = [
-            k
-            for k in error.instance
-            if k not in declared and not any(p.search(k) for p in patterns)
-        ]
+            field = field_path(prefix, [*path, name])
+            return [decisions.Cause(field, "Required value", "FieldValueRequired")]
+    if kind in ("additionalProperties", "unevaluatedProperties"):
+        extras = _unexpected_keys(error)
         if extras:
             return [
                 decisions.Cause(
                     field_path(prefix, [*path, k]),
-                    f"Forbidden: field {k!r} is not allowed by the schema",
+                    "Forbidden: not allowed by the schema",
                     "FieldValueForbidden",
                 )
                 for k in sorted(extras)
             ]
-    reason = {
-        "enum": "FieldValueNotSupported",
-        "const": "FieldValueNotSupported",
-        "maxLength": "FieldValueTooLong",
-        "maxItems": "FieldValueTooMany",
-        "maxProperties": "FieldValueTooMany",
-    }.get(str(kind), "FieldValueInvalid")
-    return [decisions.Cause(field_path(prefix, path), _short(error.message), reason)]
+    reason, message = _message(error)
+    return [decisions.Cause(field_path(prefix, path), _short(message), reason)]
 
 
 def instance_causes(checker: Any, instance: Any, prefix: str) -> list[decisions.Cause]:
@@ -114,18 +170,48 @@ def instance_causes(checker: Any, instance: Any, prefix: str) -> list[decisions.
     return sorted(unique.values(), key=lambda c: (c.field, c.message))
 
 
+def _refs(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """Every `$ref` in a schema with its path (values of `enum`/`const`/`default` are data)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield [*path, key], value
+            elif key not in ("enum", "const", "default", "examples"):
+                yield from _refs(value, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _refs(value, [*path, index])
+
+
+def _ref_causes(schema: dict[str, Any], prefix: str) -> list[decisions.Cause]:
+    """A cause for each `$ref` that does not resolve without network access."""
+    base = schema.get("$id") if isinstance(schema.get("$id"), str) else SCHEMA_URI
+    resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
+    resolver = REGISTRY.with_resource(base, resource).combine(SPECIFICATIONS).resolver(base)
+    causes = []
+    for path, ref in _refs(schema, []):
+        try:
+            resolver.lookup(ref)
+        except referencing.exceptions.Unresolvable:
+            causes.append(
+                decisions.Cause(
+                    field_path(prefix, path),
+                    f"Invalid value: {show(ref)}: $ref does not resolve within the schema "
+                    "(remote references are not fetched)",
+                )
+            )
+    return causes
+
+
 def schema_causes(schema: Any, prefix: str) -> list[decisions.Cause]:
-    """Why `schema` is not a valid JSON Schema (2020-12 metaschema); empty when it is."""
+    """Why `schema` is not a valid, self-contained JSON Schema (2020-12); empty when it is."""
     causes = [
         decisions.Cause(field_path(prefix, e.absolute_path), _short(e.message))
         for e in _META.iter_errors(schema)
     ]
-    if causes:
-        return sorted(causes, key=lambda c: (c.field, c.message))
-    try:
-        jsonschema.Draft202012Validator(schema, registry=REGISTRY).is_valid({})
-    except referencing.exceptions.Unresolvable as exc:
-        return [decisions.Cause(prefix, _short(f"unresolvable $ref: {exc}"))]
-    except js_exceptions.SchemaError as exc:
-        return [decisions.Cause(prefix, _short(str(exc.message)))]
-    return []
+    if not causes and isinstance(schema, dict):
+        try:
+            causes = _ref_causes(schema, prefix)
+        except Exception as exc:  # a schema the resolver cannot even load is invalid too
+            causes = [decisions.Cause(prefix, _short(f"cannot load the schema: {exc}"))]
+    return sorted(causes, key=lambda c: (c.field, c.message))

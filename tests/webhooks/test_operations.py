@@ -9,7 +9,7 @@ import pytest
 
 from policies import model
 from tests.webhooks import builders
-from webhooks import clusterview, decisions, manifests, operations, review
+from webhooks import clusterview, decisions, errors, manifests, operations, review
 from webhooks.commands import decide
 
 from .conftest import EXAMPLES
@@ -280,13 +280,40 @@ def test_update_judges_spec_only_even_if_the_cluster_changed(operation, state_ob
 def test_spec_change_is_field_immutable_with_every_changed_path(operation, view, policy):
     new = copy.deepcopy(operation)
     new["spec"]["parameters"]["targetChartVersion"] = "8.0.0"
-    new["spec"]["parameters"]["extra"] = True
+    new["spec"]["parameters"]["snapshotClassName"] = "csi-cephfs"
     decision = operations.validate_operation(update(operation, new), view, policy)
     assert (decision.reason, decision.code) == ("FieldImmutable", 422)
     assert [c.field for c in decision.causes] == [
-        "spec.parameters.extra",
+        "spec.parameters.snapshotClassName",
         "spec.parameters.targetChartVersion",
     ]
+
+
+def test_changed_spec_on_update_runs_designs_checks_first(operation, view, policy):
+    new = copy.deepcopy(operation)
+    new["spec"]["engine"] = "ansible"
+    assert operations.validate_operation(update(operation, new), view, policy).reason == (
+        "UnknownEngine"
+    )
+    new = copy.deepcopy(operation)
+    new["spec"]["parameters"]["extra"] = True
+    decision = operations.validate_operation(update(operation, new), view, policy)
+    assert decision.reason == "ParametersInvalid"
+
+
+def test_update_without_old_object_is_a_malformed_review(operation, view, policy):
+    request = review.request_review(operation, operation="UPDATE", old=None)
+    with pytest.raises(errors.MalformedReview, match="oldObject is required"):
+        operations.validate_operation(request, view, policy)
+
+
+def test_non_string_engine_is_invalid_not_missing(operation, view, policy):
+    operation["spec"]["engine"] = 5
+    decision = validate(operation, view, policy)
+    assert decision.reason == "UnknownEngine"
+    assert decision.causes[0].message == "Invalid value: 5: must be a string"
+    mutation = operations.mutate_operation(builders.create(operation), view, policy)
+    assert mutation.patch == ()  # the user's value is reported, never overwritten
 
 
 def test_status_subresource_and_delete_pass(operation, view, policy):

@@ -54,7 +54,14 @@ def object_schema(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrat
     )
 
 
+def unevaluated(inner: dict[str, Any]) -> dict[str, Any]:
+    """The same properties evaluated through allOf, closed by unevaluatedProperties."""
+    props = inner.pop("properties")
+    return {**inner, "allOf": [{"properties": props}], "unevaluatedProperties": False}
+
+
 param_schemas = object_schema(leaf_schemas | object_schema(leaf_schemas))
+param_schemas = param_schemas | param_schemas.map(unevaluated)
 
 
 def view_with_schema(schema: dict[str, Any], defaults: dict[str, Any] | None = None):
@@ -80,7 +87,8 @@ def parameters_causes(decision: decisions.Decision) -> set[str]:
 @given(schema=param_schemas, params=st.dictionaries(names, json_values, max_size=5))
 def test_parameter_verdict_agrees_with_jsonschema_and_lists_every_error(schema, params):
     params = {**params, "template": "app-migration-with-snapshot"}
-    schema["properties"]["template"] = {"type": "string"}
+    props = schema["properties"] if "properties" in schema else schema["allOf"][0]["properties"]
+    props["template"] = {"type": "string"}
     view = view_with_schema(schema)
     results = operations.run_checks(operation_with(params), "org-myteam", view, POLICY)
     by_check = {r.check: r for r in results}
@@ -93,6 +101,10 @@ def test_parameter_verdict_agrees_with_jsonschema_and_lists_every_error(schema, 
         for error in expected:
             at = schemas.field_path("spec.parameters", error.absolute_path)
             assert any(f == at or f.startswith((at + ".", at + "[")) for f in fields), (at, fields)
+        # and nothing beyond: every reported field is under a path jsonschema reports
+        paths = [schemas.field_path("spec.parameters", e.absolute_path) for e in expected]
+        for field in fields:
+            assert any(field == p or field.startswith((p + ".", p + "[")) for p in paths), field
 
 
 @given(

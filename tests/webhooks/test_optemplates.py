@@ -46,11 +46,42 @@ def test_valid_schema_is_admitted(view, policy):
     assert judge(template(schema), view, policy).allowed
 
 
-def test_unresolvable_ref_is_denied_without_fetching(view, policy):
-    schema = {"$ref": "https://example.invalid/schema.json"}
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ({"$ref": "https://example.invalid/schema.json"}, "spec.inputSchema.$ref"),
+        ({"properties": {"a": {"$ref": "#/$defs/missing"}}}, "spec.inputSchema.properties.a.$ref"),
+    ],
+)
+def test_unresolvable_refs_are_denied_without_fetching(schema, field, view, policy):
     decision = judge(template(schema), view, policy)
     assert decision.reason == "InvalidInputSchema"
-    assert "unresolvable" in decision.message
+    assert [c.field for c in decision.causes] == [field]
+    assert "does not resolve" in decision.causes[0].message
+
+
+def test_local_refs_and_the_metaschema_resolve(view, policy):
+    schema = {
+        "$defs": {"v": {"type": "string"}},
+        "properties": {
+            "a": {"$ref": "#/$defs/v"},
+            "s": {"$ref": "https://json-schema.org/draft/2020-12/schema"},
+        },
+    }
+    assert judge(template(schema), view, policy).allowed
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ({"properties": {"t": {"pattern": "(["}}}, "spec.inputSchema.properties.t.pattern"),
+        ({"patternProperties": {"([": {}}}, "spec.inputSchema.patternProperties"),
+    ],
+)
+def test_invalid_regexes_are_denied(schema, field, view, policy):
+    decision = judge(template(schema), view, policy)
+    assert decision.reason == "InvalidInputSchema"
+    assert field in [c.field for c in decision.causes]
 
 
 def test_advice_is_given_as_warnings(view, policy):
