@@ -67,6 +67,7 @@ class _Connection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
         self.sock = self._ctx.wrap_socket(sock, server_hostname=self._sni)
 
 
@@ -119,22 +120,54 @@ class Https:
                 cache[key] = ssl.create_default_context()
         return cache[key]
 
+    def _post(
+        self, hook: admission.Webhook, target: tuple[str, str, int, str, str], payload: bytes
+    ) -> tuple[int, bytes]:
+        """POST on this thread's kept-alive connection (a fresh one after a dropped reuse)."""
+        _, host, port, sni, path = target
+        conns: dict[tuple[Any, ...], _Connection] = self._local.__dict__.setdefault("conns", {})
+        key = (host, port, sni, str(hook.client_config.get("caBundle") or ""))
+        for attempt in (1, 2):
+            conn = conns.get(key)
+            reused = conn is not None
+            if conn is None:
+                conn = conns[key] = _Connection(
+                    host, port, sni=sni, context=self._context(hook), timeout=float(hook.timeout)
+                )
+            conn.timeout = float(hook.timeout)
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
+            try:
+                conn.request(
+                    "POST",
+                    f"{path}?timeout={hook.timeout}s",
+                    body=payload,
+                    headers={"Content-Type": "application/json", "Accept": "application/json"},
+                )
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conns.pop(key, None)
+                conn.close()
+                if reused and attempt == 1:
+                    continue  # the server closed an idle kept-alive connection: dial again
+                raise
+            except BaseException:
+                conns.pop(key, None)
+                conn.close()
+                raise
+            if response.will_close:
+                conns.pop(key, None)
+                conn.close()
+            return response.status, data
+        raise ConnectionResetError("connection closed")  # not reached: the loop returns or raises
+
     def __call__(self, hook: admission.Webhook, body: Obj, view: clusterview.ClusterIndex) -> Obj:
         """The decoded AdmissionReview answer; CallFailed on any transport or HTTP failure."""
-        shown, host, port, sni, path = _target(hook, self.base_url)
-        url = f"{shown}?timeout={hook.timeout}s"
-        conn = _Connection(
-            host, port, sni=sni, context=self._context(hook), timeout=float(hook.timeout)
-        )
+        target = _target(hook, self.base_url)
+        url = f"{target[0]}?timeout={hook.timeout}s"
         try:
-            conn.request(
-                "POST",
-                f"{path}?timeout={hook.timeout}s",
-                body=orjson.dumps(body),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-            )
-            response = conn.getresponse()
-            data = response.read()
+            status, data = self._post(hook, target, orjson.dumps(body))
         except TimeoutError:
             raise admission.CallFailed(
                 f'failed to call webhook: Post "{url}": context deadline exceeded'
@@ -145,9 +178,7 @@ class Https:
             ) from None
         except OSError as exc:
             raise admission.CallFailed(f'failed to call webhook: Post "{url}": {exc}') from None
-        finally:
-            conn.close()
-        if response.status != 200:
+        if status != 200:
             text = data.decode("utf-8", "replace").strip()
             raise admission.CallFailed(
                 f'failed to call webhook: an error on the server ("{text}") has prevented the request from succeeding'
