@@ -10,6 +10,12 @@ from __future__ import annotations
 from webhooks.rbac import authorizer, builtins, catalogue, roles
 
 Rule = roles.Rule
+# Cluster-scoped resources a namespaced grant still reaches, by verb: the apiserver checks `bind`
+# on clusterroles in the namespace of the RoleBinding being written (escalation_check.go
+# BindingAuthorized), so a Role can let its holder bind any ClusterRole there.
+NAMESPACE_REACHABLE: dict[tuple[str, str], frozenset[str]] = {
+    ("rbac.authorization.k8s.io", "clusterroles"): frozenset({"bind"}),
+}
 
 
 def _split(resource: str) -> tuple[str, str]:
@@ -28,8 +34,11 @@ def grants_permission(
         return None
     for resource in perm.resources:
         base, sub = _split(resource)
+        reachable = frozenset(perm.verbs)
         if grant.namespace is not None and cat.scope_of(perm.api_group, base) == "cluster":
-            continue
+            reachable = NAMESPACE_REACHABLE.get((perm.api_group, base), frozenset())
+            if not reachable & set(perm.verbs):
+                continue
         if sub == "*":
             hit = any(
                 e == "*" or e.startswith(f"{base}/") or e.startswith("*/") for e in rule.resources
@@ -39,6 +48,8 @@ def grants_permission(
         if not hit:
             continue
         for verb in perm.verbs:
+            if verb not in reachable:
+                continue
             if verb == "*":
                 named = True
             elif authorizer.verb_matches(rule, verb):
@@ -153,6 +164,11 @@ def dead_rule(cat: catalogue.Catalogue, grant: authorizer.Grant, checks: list[st
     if "clusterScopedInRole" in checks and grant.role.kind == "Role" and groups:
         for base in bases:
             scopes = {cat.scope_of(g, base) for g in groups}
+            verbs = set(rule.verbs)
+            if any(
+                ("*" in verbs or verbs & NAMESPACE_REACHABLE.get((g, base), set())) for g in groups
+            ):
+                continue  # e.g. bind on clusterroles: checked in the RoleBinding's namespace
             if scopes == {"cluster"}:
                 return f"{base} is cluster-scoped; a Role cannot grant it"
     if "groupDoesNotServe" in checks and groups:

@@ -53,6 +53,8 @@ def one(found, rule_id):
         ("RBAC007", [b.rule(["escalate"], ["roles"], groups=RBAC_GROUP)], "team", "high"),
         ("RBAC008", [b.rule(["bind"], ["clusterroles"], groups=RBAC_GROUP)], None, "critical"),
         ("RBAC008", [b.rule(["bind"], ["roles"], groups=RBAC_GROUP)], "team", "high"),
+        # bind is checked in the RoleBinding's namespace: a namespaced grant reaches clusterroles
+        ("RBAC008", [b.rule(["bind"], ["clusterroles"], groups=RBAC_GROUP)], "team", "high"),
         ("RBAC009", [b.rule(["create"], ["rolebindings"], groups=RBAC_GROUP)], "team", "low"),
         ("RBAC009", [b.rule(["update"], ["clusterroles"], groups=RBAC_GROUP)], None, "medium"),
         (
@@ -407,3 +409,14 @@ def test_views_without_a_revision_are_never_cached():
     assert findings.for_subject(view, sa) == []
     view.index.upsert(b.binding("crb", "reader", b.sa("runner", "team")))
     assert b.ids(findings.for_subject(view, sa)) == {"RBAC003"}
+
+
+def test_bind_clusterroles_in_a_role_is_not_a_dead_rule_but_escalate_is():
+    binder = b.role("binder", b.rule(["bind"], ["clusterroles"], groups=RBAC_GROUP), ns="team")
+    lifter = b.role("lifter", b.rule(["escalate"], ["clusterroles"], groups=RBAC_GROUP), ns="team")
+    found = findings.review(b.view(binder, lifter))
+    by_role = {(f.id, str(f.role)) for f in found}
+    assert ("RBAC008", "Role/team/binder") in by_role
+    assert ("RBAC023", "Role/team/binder") not in by_role
+    assert ("RBAC023", "Role/team/lifter") in by_role
+    assert ("RBAC007", "Role/team/lifter") not in by_role
