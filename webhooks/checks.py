@@ -15,6 +15,7 @@ import orjson
 
 from policies import model
 from webhooks import clusterview, decisions, kinds, resolve, schemas
+from webhooks.rbac import builtins as rbac_builtins
 from webhooks.rbac import findings
 
 Obj = dict[str, Any]
@@ -355,6 +356,37 @@ def check_template_arguments(ctx: Context) -> Failure | None:
     )
 
 
+def _runner_bindings(view: clusterview.ClusterView, ns: str, name: str) -> list[tuple[str, Obj]]:
+    """Bindings that reach the SA: naming it, its username, or its SA groups; with the route.
+
+    Kubernetes' own bootstrap bindings (every cluster has them) are not counted; broader groups
+    such as system:authenticated are left to the RBAC findings.
+    """
+    routes = [
+        ("it", ("ServiceAccount", ns, name)),
+        ("it", ("User", "", f"system:serviceaccount:{ns}:{name}")),
+        (f"its group system:serviceaccounts:{ns}", ("Group", "", f"system:serviceaccounts:{ns}")),
+        ("its group system:serviceaccounts", ("Group", "", "system:serviceaccounts")),
+    ]
+    found = []
+    for via, subject in routes:
+        for binding in view.bindings_for_subject(subject):
+            labels = resolve.mapping(resolve.mapping(binding.get("metadata")).get("labels"))
+            if labels.get(rbac_builtins.BOOTSTRAP_LABEL[0]) != rbac_builtins.BOOTSTRAP_LABEL[1]:
+                found.append((via, binding))
+    return found
+
+
+def _binding_text(binding: Obj, via: str) -> str:
+    meta = resolve.mapping(binding.get("metadata"))
+    role = resolve.mapping(binding.get("roleRef"))
+    role_name = f"{role.get('kind')} {role.get('name')}"
+    if binding.get("kind") == "ClusterRoleBinding":
+        return f"ClusterRoleBinding {meta.get('name')} ({role_name}) binds {via} cluster-wide"
+    where = meta.get("namespace")
+    return f"RoleBinding {where}/{meta.get('name')} ({role_name}) binds {via} in namespace {where}"
+
+
 def check_service_account(ctx: Context) -> Failure | None:
     """The runner SA exists here, is not the operator's, is bound only here, holds no high risk."""
     if ctx.optemplate is None:
@@ -377,23 +409,12 @@ def check_service_account(ctx: Context) -> Failure | None:
             f"runner {sa} does not exist; create it with a Role scoped to {ns} "
             "(see deploy/runner/)",
         )
-    wide = []
-    # A binding may name the SA as a ServiceAccount subject or as the User its tokens present.
-    bindings = ctx.view.bindings_for_subject(("ServiceAccount", ns, name))
-    bindings += ctx.view.bindings_for_subject(("User", "", f"system:serviceaccount:{ns}:{name}"))
-    for binding in bindings:
-        meta = resolve.mapping(binding.get("metadata"))
-        role = resolve.mapping(binding.get("roleRef"))
-        role_name = f"{role.get('kind')} {role.get('name')}"
-        if binding.get("kind") == "ClusterRoleBinding":
-            wide.append(
-                f"ClusterRoleBinding {meta.get('name')} ({role_name}) binds it cluster-wide"
-            )
-        elif meta.get("namespace") != ns:
-            wide.append(
-                f"RoleBinding {meta.get('namespace')}/{meta.get('name')} ({role_name}) binds it "
-                f"in namespace {meta.get('namespace')}"
-            )
+    wide = [
+        _binding_text(binding, via)
+        for via, binding in _runner_bindings(ctx.view, ns, name)
+        if binding.get("kind") == "ClusterRoleBinding"
+        or resolve.mapping(binding.get("metadata")).get("namespace") != ns
+    ]
     if wide:
         return Failure(
             "ServiceAccountNotAllowed",

@@ -414,3 +414,35 @@ def test_runner_bound_cluster_wide_as_its_username_is_denied(operation, view, po
     decision = validate(operation, view, policy)
     assert decision.reason == "ServiceAccountNotAllowed"
     assert "ClusterRoleBinding runner-by-username" in decision.message
+
+
+@pytest.mark.parametrize(
+    ("group", "labels", "denied"),
+    [
+        ("system:serviceaccounts:org-myteam", {}, True),
+        ("system:serviceaccounts", {}, True),
+        ("system:serviceaccounts", {"kubernetes.io/bootstrapping": "rbac-defaults"}, False),
+        ("system:serviceaccounts:org-shared", {}, False),
+    ],
+)
+def test_runner_bound_cluster_wide_through_its_groups(
+    group, labels, denied, operation, view, policy
+):
+    view.upsert(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "sa-group-view", "labels": labels},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+        }
+    )
+    decision = validate(operation, view, policy)
+    assert decision.allowed is not denied
+    if denied:
+        assert decision.reason == "ServiceAccountNotAllowed"
+        assert f"binds its group {group} cluster-wide" in decision.message
