@@ -38,16 +38,28 @@ def test_every_entry_is_safe(entries: list[tuple[str, dict[str, Any]]]) -> None:
         assert hook["name"].endswith(".opgate.vworkspace.io")
 
 
-def test_no_entry_judges_our_own_namespace_or_kube_system(
+def test_no_entry_judges_kube_system_and_only_workflows_judge_our_namespace(
     entries: list[tuple[str, dict[str, Any]]],
 ) -> None:
+    """Operations and templates never block our recovery; Workflows are guarded in our own
+    namespace too, the only place one could run as the operator's ServiceAccount."""
     for _, hook in entries:
         selector = hook["namespaceSelector"]
         assert "matchLabels" not in selector
         (expr,) = selector["matchExpressions"]
         assert expr["key"] == "kubernetes.io/metadata.name"
         assert expr["operator"] == "NotIn"
-        assert set(expr["values"]) == EXCLUDED
+        workflows = hook["clientConfig"]["service"]["path"] == "/validate/workflows"
+        assert set(expr["values"]) == ({"kube-system"} if workflows else EXCLUDED)
+
+
+def test_unmanaged_workflows_are_sent_only_on_create_or_spec_change(
+    entries: list[tuple[str, dict[str, Any]]],
+) -> None:
+    (hook,) = [h for _, h in entries if h["name"].startswith("runner-sa-workflows")]
+    (condition,) = hook["matchConditions"]
+    assert "request.operation == 'CREATE'" in condition["expression"]
+    assert "object.spec != oldObject.spec" in condition["expression"]
 
 
 def test_entries_call_the_served_paths_for_their_kinds(
@@ -151,7 +163,10 @@ def test_excluded_namespaces_reach_no_webhook(
     entries: list[tuple[str, dict[str, Any]]], namespace: str
 ) -> None:
     labels = {"kubernetes.io/metadata.name": namespace}
-    assert not any(selected(hook["namespaceSelector"], labels) for _, hook in entries)
+    reached = [h for _, h in entries if selected(h["namespaceSelector"], labels)]
+    # only the Workflow guard reaches our own namespace (the operator's SA lives there)
+    allowed = set() if namespace == "kube-system" else {"/validate/workflows"}
+    assert {h["clientConfig"]["service"]["path"] for h in reached} <= allowed
     team = {"kubernetes.io/metadata.name": "org-myteam"}
     assert all(selected(hook["namespaceSelector"], team) for _, hook in entries)
 
