@@ -33,25 +33,36 @@ _outcomes: dict[tuple[int, bytes], tuple[Obj, list[dict[str, str]]]] = {}
 _lock = threading.Lock()
 
 
+_MAPS = ("properties", "patternProperties", "definitions")
+_SCHEMAS = ("items", "additionalProperties", "not")
+_LISTS = ("allOf", "anyOf", "oneOf")
+
+
 def _translate(node: Any) -> Any:
-    """An OpenAPI v3 schema node as a Draft 4 JSON Schema node."""
-    if isinstance(node, list):
-        return [_translate(n) for n in node]
+    """An OpenAPI v3 schema node as a Draft 4 JSON Schema node (values such as `enum` and
+    `default` are kept as they are; only subschemas are translated)."""
     if not isinstance(node, dict):
         return node
-    out = {k: _translate(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    out: Obj = {}
+    for key, value in node.items():
+        if key.startswith("x-kubernetes-") or key == "nullable":
+            continue
+        if key in _MAPS and isinstance(value, dict):
+            out[key] = {k: _translate(v) for k, v in value.items()}
+        elif key in _SCHEMAS:
+            out[key] = _translate(value) if isinstance(value, dict) else value
+        elif key in _LISTS and isinstance(value, list):
+            out[key] = [_translate(v) for v in value]
+        else:
+            out[key] = value
     if node.get("x-kubernetes-int-or-string"):
         out.pop("anyOf", None)
         out["type"] = ["integer", "string"]
     if node.get("nullable"):
-        out.pop("nullable", None)
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
         if isinstance(out.get("enum"), list):
             out["enum"] = [*out["enum"], None]
-    for key in ("properties", "patternProperties", "definitions"):
-        if isinstance(node.get(key), dict):
-            out[key] = {k: _translate(v) for k, v in node[key].items()}
     return out
 
 

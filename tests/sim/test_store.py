@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sim import errors, store
 from tests.sim.storebuilders import crd, widget
@@ -395,3 +397,66 @@ def test_schema_formats_are_checked_like_the_apiserver() -> None:
     assert info.value.status["details"]["causes"][0]["message"] == (
         'Invalid value: "yesterday": status.at in body must be of type date-time: "yesterday"'
     )
+
+
+ARGO = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "argo"
+
+
+@pytest.mark.skipif(not ARGO.is_dir(), reason="../shared/reference/argo is absent")
+def test_full_argo_workflow_crd_validates_workflows() -> None:
+    s = store.Store()
+    text = (ARGO / "crds" / "full" / "argoproj.io_workflows.yaml").read_text(encoding="utf-8")
+    s.load([yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))])  # 2.8 MB
+    wf = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": {
+            "entrypoint": "main",
+            "activeDeadlineSeconds": 30,
+            "workflowTemplateRef": {"name": "t", "clusterScope": True},
+            "templates": [
+                {"name": "main", "container": {"image": "x", "resources": {"limits": {"cpu": 1}}}}
+            ],
+        },
+    }
+    assert s.create(wf)["spec"]["templates"][0]["container"]["resources"] == {"limits": {"cpu": 1}}
+    bad = wf | {
+        "metadata": {"name": "bad", "namespace": "default"},
+        "spec": {"entrypoint": 5, "activeDeadlineSeconds": "x"},
+    }
+    with pytest.raises(errors.ApiError) as info:
+        s.create(bad)
+    assert [c["field"] for c in info.value.status["details"]["causes"]] == [
+        "spec.activeDeadlineSeconds",
+        "spec.entrypoint",
+    ]
+
+
+def test_schema_values_are_not_mistaken_for_subschemas() -> None:
+    s = store.Store()
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "nullable": {"type": "string", "enum": ["a"]},
+                    "opts": {
+                        "type": "object",
+                        "default": {"nullable": True},
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    },
+                    "port": {
+                        "x-kubernetes-int-or-string": True,
+                        "anyOf": [{"type": "integer"}, {"type": "string"}],
+                    },
+                },
+            }
+        },
+    }
+    s.create(crd(schema=schema))
+    obj = s.create(widget("a", nullable="a", port="http"))
+    assert obj["spec"] == {"nullable": "a", "port": "http", "opts": {"nullable": True}}
+    with pytest.raises(errors.ApiError):
+        s.create(widget("b", nullable=None))
