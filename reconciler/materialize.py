@@ -165,14 +165,18 @@ def materialize(
     }
 
 
-def owned_by(workflow: Obj, operation: Obj) -> bool:
-    """Whether a Workflow is this Operation's: its operation label or a controller ownerReference
-    carries the Operation's uid."""
+def owned_by(workflow: Obj, operation: Obj, *, managed_by: str) -> bool:
+    """Whether a Workflow is this Operation's: it carries the managed-by label (which only the
+    operator may set: the Workflow guard enforces it) and the Operation's uid in its operation
+    label or a controller ownerReference."""
     uid = _dict(operation.get("metadata")).get("uid")
     if not uid:
         return False
     meta = _dict(workflow.get("metadata"))
-    if _dict(meta.get("labels")).get(OPERATION_LABEL) == uid:
+    labels = _dict(meta.get("labels"))
+    if labels.get(MANAGED_BY_LABEL) != managed_by:
+        return False
+    if labels.get(OPERATION_LABEL) == uid:
         return True
     refs = meta.get("ownerReferences")
     return any(

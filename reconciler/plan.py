@@ -135,7 +135,7 @@ def plan(
         return Plan()
     recorded = run_id(operation)
     if workflow is not None:
-        if not materialize.owned_by(workflow, operation):
+        if not materialize.owned_by(workflow, operation, managed_by=policy.managed_by):
             meta = _dict(workflow.get("metadata"))
             msg = (
                 f"Workflow {meta.get('namespace', '')}/{meta.get('name', '')} exists and is not "

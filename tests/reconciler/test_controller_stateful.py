@@ -200,7 +200,11 @@ class ControllerMachine(RuleBasedStateMachine):
 
     def owned_wf(self, name: str) -> dict[str, Any] | None:
         op, wf = self.op(name), self.wf(name)
-        if op is None or wf is None or not materialize.owned_by(wf, op):
+        if (
+            op is None
+            or wf is None
+            or not materialize.owned_by(wf, op, managed_by=POLICY.managed_by)
+        ):
             return None
         return wf
 
@@ -235,7 +239,7 @@ class ControllerMachine(RuleBasedStateMachine):
             wf, op = self.wf(name), self.op(name)
             if wf is None:
                 continue
-            if op is not None and materialize.owned_by(wf, op):
+            if op is not None and materialize.owned_by(wf, op, managed_by=POLICY.managed_by):
                 recorded = ((op.get("status") or {}).get("outputs") or {}).get("runId")
                 if recorded != wf["metadata"]["uid"]:
                     continue
@@ -404,7 +408,7 @@ class ControllerMachine(RuleBasedStateMachine):
             if wf is None:
                 assert current["phase"] == "Failed", f"{name}: no Workflow after the controller ran"
                 assert any(c["reason"] == "WorkflowMissing" for c in ours["conditions"])
-            elif not materialize.owned_by(wf, op):
+            elif not materialize.owned_by(wf, op, managed_by=POLICY.managed_by):
                 assert current["phase"] == "Failed"
                 assert any(c["reason"] == "NameConflict" for c in ours["conditions"])
             else:

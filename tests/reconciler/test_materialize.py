@@ -173,11 +173,24 @@ def test_no_timeout_no_deadline(operation, optemplate, cluster_template, policy)
 
 def test_owned_by(operation, optemplate, cluster_template, policy) -> None:
     wf = materialize.materialize(operation, optemplate, Resolved(cluster_template, True), policy)
-    assert materialize.owned_by(wf, operation)
+    mine = policy.managed_by
+    assert materialize.owned_by(wf, operation, managed_by=mine)
     stranger = {"metadata": {"name": wf["metadata"]["name"], "labels": {}}}
-    assert not materialize.owned_by(stranger, operation)
+    assert not materialize.owned_by(stranger, operation, managed_by=mine)
     other = {"metadata": {"uid": "another"}}
-    assert not materialize.owned_by(wf, other)
+    assert not materialize.owned_by(wf, other, managed_by=mine)
+    # the operation label alone (anyone can copy the uid) is not ownership: the managed-by
+    # label, which only the operator may set, must be there too
+    forged = {"metadata": {"labels": {materialize.OPERATION_LABEL: operation["metadata"]["uid"]}}}
+    assert not materialize.owned_by(forged, operation, managed_by=mine)
+    relabelled = {
+        **wf,
+        "metadata": {
+            **wf["metadata"],
+            "labels": {**wf["metadata"]["labels"], materialize.MANAGED_BY_LABEL: "someone"},
+        },
+    }
+    assert not materialize.owned_by(relabelled, operation, managed_by=mine)
 
 
 json_values = st.recursive(

@@ -206,7 +206,7 @@ def test_property_plan_decisions(situation, with_templates) -> None:
     if step.create is not None:
         # only when nothing was ever created or recorded, and then owned by the Operation
         assert wf is None and not plan.run_id(op)
-        assert materialize.owned_by(step.create, op)
+        assert materialize.owned_by(step.create, op, managed_by=policy.managed_by)
         assert step.status is None
     if wf is not None or plan.run_id(op):
         assert step.create is None and not step.needs_templates
@@ -220,5 +220,5 @@ def test_property_plan_decisions(situation, with_templates) -> None:
         assert follow.status is None  # one write settles it
         phases = {c["type"]: c["status"] for c in step.status["conditions"]}
         assert phases["Accepted"] == "True"
-        if wf is not None and not materialize.owned_by(wf, op):
+        if wf is not None and not materialize.owned_by(wf, op, managed_by=policy.managed_by):
             assert step.status["phase"] == "Failed"
