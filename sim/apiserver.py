@@ -17,12 +17,16 @@ thread; pass an `ssl.SSLContext` for HTTPS. `tokens` maps bearer tokens to `revi
 `write_kubeconfig(path, url, *, namespace="default", token=None, ca_file=None) -> Path`.
 
 Served: discovery (`/api`, `/apis`, `/api/v1`, `/apis/{g}`, `/apis/{g}/{v}`, `/version`,
-`/healthz`, `/readyz`, `/livez`); for every resource, namespaced and cluster-scoped paths with
-get, list (`labelSelector`, `fieldSelector`, `limit`/`continue`, Table output), `?watch=1`
-(JSON lines; `resourceVersion`, `allowWatchBookmarks`, `timeoutSeconds`, `sendInitialEvents`),
-create, update, patch (merge, JSON, strategic-as-merge, apply-as-merge), delete (DeleteOptions:
-`propagationPolicy`, `preconditions`), deletecollection, the `/status` subresource and
-`dryRun=All`. Failures are Kubernetes Status objects with their HTTP code.
+`/openapi/v3` (just enough for kubectl to validate on the server), `/healthz`, `/readyz`,
+`/livez`); for every resource, namespaced and cluster-scoped paths with get, list
+(`labelSelector`, `fieldSelector`, `limit`/`continue`, Table output for kubectl), `?watch=1`
+(JSON lines; `resourceVersion`, `allowWatchBookmarks`, `timeoutSeconds`, `sendInitialEvents`;
+Tables for `kubectl get -w`), create, update, patch (merge, JSON, strategic merge, apply as a
+merge), delete (DeleteOptions: `propagationPolicy`, `preconditions`), deletecollection, the
+`/status` subresource, `dryRun=All` and `fieldValidation`. Request bodies are JSON, YAML, or the
+protobuf kubectl sends for built-in creates (`sim.protobuf`); answers are JSON. Failures are
+Kubernetes Status objects with their HTTP code; admission and pruning warnings come back as
+`Warning: 299 - "..."` headers.
 """
 
 from __future__ import annotations

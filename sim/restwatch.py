@@ -13,7 +13,7 @@ import contextlib
 import orjson
 from aiohttp import web
 
-from sim import errors, rest, store, watches
+from sim import discovery, errors, rest, store, watches
 
 # How long a watch without timeoutSeconds stays open (kube-apiserver: 30-60 min, randomized).
 DEFAULT_WATCH_SECONDS = 1800.0
@@ -46,6 +46,7 @@ async def stream(request: web.Request, sim: store.Store, target: rest.Target) ->
     bookmarks = query.get("allowWatchBookmarks") in TRUE
     initial = query.get("sendInitialEvents") in TRUE
     timeout = _timeout(query.get("timeoutSeconds"))
+    as_table = "as=Table" in request.headers.get("Accept", "")
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     try:
@@ -79,6 +80,10 @@ async def stream(request: web.Request, sim: store.Store, target: rest.Target) ->
                     line["object"].update(kind=res.kind, apiVersion=res.api_version(target.version))
                 else:
                     rest.out(line["object"], res, target.version)
+                    if as_table:  # kubectl get -w: each event carries a one-row Table
+                        line["object"] = discovery.table(
+                            res, target.version, [line["object"]], event.rv, sim.clock
+                        )
                 await response.write(orjson.dumps(line) + b"\n")
             now = loop.time()
             if watcher.closed or now >= deadline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -415,3 +416,36 @@ def test_kubectl_imperative_creates_send_protobuf_and_are_understood(served: Ser
     assert crb["subjects"] == [
         {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}
     ]
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_get_watch_prints_rows_for_changes(served: Served) -> None:
+    sim, _, kubeconfig = served
+    sim.create(widget("first"))
+    before = len(sim._watchers)
+    proc = subprocess.Popen(
+        [
+            str(KUBECTL),
+            "--kubeconfig",
+            str(kubeconfig),
+            "get",
+            "widgets",
+            "-w",
+            "--request-timeout=3s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(400):  # wait (bounded) until kubectl's watch is open
+            if len(sim._watchers) > before or proc.poll() is not None:
+                break
+            time.sleep(0.025)
+        sim.create(widget("second"))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rows = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
+    assert rows[:2] == ["first", "second"], (out, err)
