@@ -71,3 +71,20 @@ def test_input_errors_exit_2_with_a_clear_message(tmp_path):
     out = opgate(str(empty))
     assert out.returncode == 2 and "no Operation" in out.stderr
     assert "Traceback" not in out.stderr + missing.stderr
+
+
+def test_reapplying_an_unchanged_manifest_is_an_allowed_update_and_namespace_defaults(tmp_path):
+    text = (EXAMPLES / "operation.yaml").read_text().replace("    timeoutSeconds: 1800\n", "")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(text + "---\n" + text)
+    out = opgate("-o", "json", str(twice))
+    assert out.returncode == 0, out.stdout + out.stderr
+    first, second = json.loads(out.stdout)
+    assert (first["operation"], second["operation"]) == ("CREATE", "UPDATE")
+    assert second["allowed"] and second["patch"] is None
+    nameless = tmp_path / "nons.yaml"
+    nameless.write_text(text.replace("  namespace: org-myteam\n", ""))
+    (result,) = json.loads(opgate("-o", "json", str(nameless)).stdout)
+    assert result["namespace"] == "default"
+    assert result["reason"] == "TargetNotFound"
+    assert "in namespace default" in result["message"]

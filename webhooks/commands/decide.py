@@ -11,13 +11,15 @@ import dataclasses
 import sys
 from typing import Any
 
-import jsonpatch
 import orjson
 
 from policies import loader, model
+from sim import patches
 from webhooks import clusterview, decisions, handler, kinds, manifests, review
 
 Obj = dict[str, Any]
+# Where kubectl puts a namespaced manifest that names no namespace.
+DEFAULT_NAMESPACE = "default"
 # The kinds `decide` judges, and the webhook path each goes through (mutating first).
 PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     kinds.OPERATION.key: ("/mutate/operations", "/validate/operations"),
@@ -59,15 +61,20 @@ def judge(
 ) -> Result:
     """The admission decision for one manifest, as `kubectl apply` of it would get.
 
-    An object already in the view is judged as an UPDATE of it. Mutating webhooks run first and
-    the validating ones judge the patched object; an admitted object joins the view.
+    An object already in the view is judged as an UPDATE of it, the manifest merged onto the
+    stored object (so re-applying an unchanged manifest changes nothing). Mutating webhooks run
+    first and the validating ones judge the patched object; an admitted object joins the view.
     """
     group, kind = kinds.key_of(obj)
-    meta = obj.get("metadata") or {}
+    current = copy.deepcopy(obj)
+    meta = current["metadata"]
+    if kinds.is_namespaced(group, kind) and not meta.get("namespace"):
+        meta["namespace"] = DEFAULT_NAMESPACE
     ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     old = view.get(group, kind, ns, name)
     operation = "UPDATE" if old is not None else "CREATE"
-    current = copy.deepcopy(obj)
+    if old is not None:  # as `kubectl apply`: the manifest is merged onto the stored object
+        current = patches.merge(copy.deepcopy(old), current)
     patch: list[Obj] = []
     warnings: list[str] = []
     decision = decisions.allowed()
@@ -79,7 +86,7 @@ def judge(
             break
         if decision.patch:
             patch.extend(decision.patch)
-            current = jsonpatch.apply_patch(current, list(decision.patch))
+            current = patches.apply_json_patch(current, list(decision.patch))
     decision = dataclasses.replace(
         decision, warnings=tuple(warnings), patch=tuple(patch) if decision.allowed else ()
     )
