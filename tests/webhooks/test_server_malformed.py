@@ -230,3 +230,18 @@ def test_too_deep_matches_the_depth(depth: int) -> None:
         value = {"k": [value]} if depth % 2 else [value]
     levels = depth * 2 if depth % 2 else depth
     assert server.too_deep(value) == (levels > server.MAX_DEPTH)
+
+
+@given(
+    parts=st.lists(
+        st.tuples(st.integers(0, 90), st.sampled_from(["h", "m", "s", "ms", "us", "ns"])),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_parse_timeout_sums_go_duration_parts(parts: list[tuple[int, str]]) -> None:
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    text = "".join(f"{n}{unit}" for n, unit in parts)
+    total = sum(n * scale[unit] for n, unit in parts)
+    expected = server.DEFAULT_TIMEOUT if total <= 0 else min(total, server.MAX_TIMEOUT)
+    assert server.parse_timeout(text) == pytest.approx(expected)
