@@ -67,9 +67,8 @@ def explain(rows: Sequence[Obj], decision: Obj) -> str:
         if decision.get("warnings"):
             verdict += f" with warnings: {'; '.join(decision['warnings'])}"
     else:
-        verdict = (
-            f"DENIED {decision.get('code')} {decision.get('reason')}: {decision.get('message')}"
-        )
+        # the message starts with the reason already (as kubectl shows it)
+        verdict = f"DENIED {decision.get('code')} {decision.get('message')}"
     lines.append(verdict)
     return "\n".join(lines)
 

@@ -74,7 +74,8 @@ def test_explain_lists_checks_in_order(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 1
     assert out[0].split()[:3] == ["1.", "UnknownEngine", "pass"]
     assert out[7].split()[:3] == ["8.", "ServiceAccountNotAllowed", "fail"]
-    assert out[-1].startswith("DENIED 403 ServiceAccountNotAllowed:")
+    assert out[-1].startswith("DENIED 403 ServiceAccountNotAllowed: ")
+    assert out[-1].count("ServiceAccountNotAllowed") == 1
 
 
 def test_explain_json_for_an_admitted_operation(capsys: pytest.CaptureFixture[str]) -> None:
