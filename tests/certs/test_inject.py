@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certs import authority, errors, inject
 from webhooks import cli
@@ -89,3 +91,29 @@ def test_cli_inject_unreadable_ca_file(tmp_path, capsys) -> None:
     code = cli.main(["certs", "inject-ca", "--ca-file", str(tmp_path / "nope.crt")])
     assert code == 2
     assert "cannot read --ca-file" in capsys.readouterr().err
+
+
+@given(
+    current=st.lists(st.sampled_from([None, "", "b2xk", "bmV3"]), max_size=6),
+)
+def test_patch_ops_set_every_bundle_and_only_where_needed(current: list[str | None]) -> None:
+    import types
+
+    import jsonpatch
+
+    bundle = "bmV3"
+    doc = {"webhooks": []}
+    hooks = []
+    for i, value in enumerate(current):
+        client_config = {} if value is None else {"caBundle": value}
+        doc["webhooks"].append({"name": f"h{i}", "clientConfig": client_config})
+        hooks.append(
+            types.SimpleNamespace(
+                name=f"h{i}", client_config=types.SimpleNamespace(ca_bundle=value)
+            )
+        )
+    ops = inject.patch_ops(hooks, bundle)
+    assert len(ops) == 2 * sum(1 for v in current if v != bundle)
+    patched = jsonpatch.apply_patch(doc, ops)
+    assert all(h["clientConfig"]["caBundle"] == bundle for h in patched["webhooks"])
+    assert [h["name"] for h in patched["webhooks"]] == [f"h{i}" for i in range(len(current))]
