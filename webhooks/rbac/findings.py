@@ -312,12 +312,30 @@ def review(
         out.extend(judge(cat, resolver, subject, per_subject[subject]))
     for obj in _input_roles(view):
         ref = roles.Ref.of(obj)
-        if ref in bound or builtins.is_builtin(obj):
+        if _bound_through_aggregation(resolver, ref, bound) or builtins.is_builtin(obj):
             continue
         if cat.exempt(obj) and not include_defaults:
             continue
         out.extend(judge(cat, resolver, None, authorizer.role_grants(resolver, ref)))
     return sort(out)
+
+
+def _bound_through_aggregation(
+    resolver: roles.Resolver, ref: roles.Ref, bound: set[roles.Ref]
+) -> bool:
+    """Whether a role is bound, or aggregated (transitively) into a ClusterRole that is: its
+    rules then reach subjects and are judged with them, not as an unbound role."""
+    seen: set[str] = set()
+    todo = [ref]
+    while todo:
+        current = todo.pop()
+        if current in bound:
+            return True
+        if current.kind != "ClusterRole" or current.name in seen:
+            continue
+        seen.add(current.name)
+        todo.extend(roles.Ref("ClusterRole", "", n) for n in resolver.aggregated_into(current.name))
+    return False
 
 
 def _input_roles(view: clusterview.ClusterView) -> list[Obj]:

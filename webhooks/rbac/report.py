@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pathlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,8 +60,19 @@ def findings_json(found: Sequence[findings.Finding]) -> str:
     return json.dumps([f.to_json() for f in found], indent=2) + "\n"
 
 
+def artifact_uri(file: str, root: str | None = None) -> str:
+    """A SARIF artifact URI: relative to `root` (default: the working directory, which code
+    scanning runs from) when the file lies below it, else the path as given."""
+    path = pathlib.Path(file)
+    base = pathlib.Path(root or os.getcwd())
+    if path.is_absolute():
+        with contextlib.suppress(ValueError):
+            path = path.relative_to(base)
+    return path.as_posix()
+
+
 def _location(where: inputs.Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": where.file.replace("\\", "/")}}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(where.file)}}
     if where.line:
         physical["region"] = {"startLine": where.line}
     return {"physicalLocation": physical}

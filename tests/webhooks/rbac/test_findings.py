@@ -420,3 +420,19 @@ def test_bind_clusterroles_in_a_role_is_not_a_dead_rule_but_escalate_is():
     assert ("RBAC023", "Role/team/binder") not in by_role
     assert ("RBAC023", "Role/team/lifter") in by_role
     assert ("RBAC007", "Role/team/lifter") not in by_role
+
+
+def test_a_role_aggregated_into_a_bound_role_is_judged_with_its_subjects():
+    agg = b.role(
+        "agg",
+    ) | {
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"team/agg": "true"}}]},
+        "rules": [],
+    }
+    part = b.role("part", b.rule(["get"], ["secrets"]))
+    part["metadata"]["labels"] = {"team/agg": "true"}
+    bound = b.binding("agg", "agg", b.sa("s", "team"))
+    found = findings.review(b.view(agg, part, bound))
+    assert [(f.id, f.subject, str(f.role)) for f in found] == [
+        ("RBAC003", ("ServiceAccount", "team", "s"), "ClusterRole/agg")
+    ]

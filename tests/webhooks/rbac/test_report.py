@@ -76,3 +76,10 @@ def test_table_aligns_columns():
     lines = text.splitlines()
     assert [line.index("LONGER") for line in lines[:1]] == [lines[1].index("y")]
     assert report.table(("A",), []) == ""
+
+
+def test_sarif_uris_are_relative_to_the_working_directory(tmp_path):
+    inside = tmp_path / "deploy" / "rbac.yaml"
+    assert report.artifact_uri(str(inside), str(tmp_path)) == "deploy/rbac.yaml"
+    assert report.artifact_uri("deploy/rbac.yaml", str(tmp_path)) == "deploy/rbac.yaml"
+    assert report.artifact_uri("/elsewhere/rbac.yaml", str(tmp_path)) == "/elsewhere/rbac.yaml"
