@@ -363,6 +363,8 @@ def prepare_update(res: registry.Resource, old: Obj, new: Obj, subresource: str)
 
 def bump_generation(res: registry.Resource, old: Obj, new: Obj) -> None:
     """generation + 1 when the non-metadata (and non-status, with a status subresource) part moved."""
+    if not res.generation:
+        return
     skip = ("metadata", "status") if res.status else ("metadata",)
     before = {k: v for k, v in old.items() if k not in skip}
     after = {k: v for k, v in new.items() if k not in skip}

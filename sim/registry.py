@@ -44,6 +44,11 @@ class Resource:
         return (self.group, self.kind)
 
     @property
+    def generation(self) -> bool:
+        """Whether objects carry metadata.generation (custom resources and some built-ins)."""
+        return bool(self.crd) or self.key in GENERATION_KINDS
+
+    @property
     def storage_version(self) -> str:
         """The version objects are stored in."""
         return self.versions[0]
@@ -88,6 +93,15 @@ VALIDATING_WEBHOOK_CONFIGURATION = kinds.Kind(
     False,
 )
 
+# Built-in kinds whose registry strategy sets metadata.generation (most built-ins leave it unset).
+GENERATION_KINDS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        (ADMISSION_GROUP, "MutatingWebhookConfiguration"),
+        (ADMISSION_GROUP, "ValidatingWebhookConfiguration"),
+    }
+)
 # Built-in kinds clients of opgate touch (the view kinds plus what controllers and kubectl use).
 BUILTINS: tuple[Resource, ...] = (
     _builtin(kinds.NAMESPACE, status=True, short=("ns",)),

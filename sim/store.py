@@ -258,7 +258,8 @@ class Store:
             m["uid"] = self.ids.uid()
             m["creationTimestamp"] = self.clock.timestamp()
             m.pop("deletionTimestamp", None)
-            m["generation"] = 1
+            if res.generation:
+                m["generation"] = 1
             if res.status and not keep_status:
                 obj.pop("status", None)
             obj = names.initial_status(self, res, obj, keep_status)
