@@ -16,6 +16,7 @@ from kubernetes import client, config, watch
 
 from sim import apiserver, store
 from tests.sim.storebuilders import crd, widget
+from webhooks import review
 
 Served = tuple[store.Store, str, Path]
 
@@ -449,3 +450,36 @@ def test_kubectl_get_watch_prints_rows_for_changes(served: Served) -> None:
             proc.kill()
     rows = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
     assert rows[:2] == ["first", "second"], (out, err)
+
+
+def test_tokens_and_impersonation_decide_the_user(cluster: store.Store, tmp_path: Path) -> None:
+    operator = review.UserInfo(
+        "system:serviceaccount:vworkspace-system:operator", ("system:serviceaccounts",)
+    )
+    url, stop = apiserver.serve_in_thread(cluster, tokens={"op-token": operator})
+    seen: list[tuple[str, tuple[str, ...]]] = []
+
+    class Recorder:
+        def mutate(self, view: Any, attrs: Any, obj: Any) -> tuple[Any, list[str]]:
+            seen.append((attrs.user.username, attrs.user.groups))
+            return obj, []
+
+        def validate(self, view: Any, attrs: Any, obj: Any) -> list[str]:
+            return []
+
+    cluster.chain = Recorder()  # type: ignore[assignment]
+    path = f"{url}/api/v1/namespaces/default/configmaps"
+    try:
+        body = {"metadata": {"name": "a"}}
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer op-token"}
+        assert _raw(path, "POST", body, headers)[0] == 201
+        code, status = _raw(
+            path, "POST", {"metadata": {"name": "b"}}, headers | {"Authorization": "Bearer nope"}
+        )
+        assert (code, status["reason"]) == (401, "Unauthorized")
+        as_alice = headers | {"Impersonate-User": "alice", "Impersonate-Group": "devs"}
+        assert _raw(path, "POST", {"metadata": {"name": "c"}}, as_alice)[0] == 201
+    finally:
+        stop()
+    assert seen == [(operator.username, operator.groups), ("alice", ("devs",))]
+    assert cluster.find("", "ConfigMap", "default", "b") is None
