@@ -234,11 +234,13 @@ class Store:
         warnings: Warnings | None = None,
         field_validation: str = "Warn",
         keep_status: bool = False,
+        restore: Obj | None = None,
     ) -> Obj:
         """Create an object (404 unknown kind, 409 AlreadyExists, 422 Invalid); returns a copy.
 
         `namespace` is the request path's namespace (must agree with metadata.namespace).
-        `keep_status` stores the given status as is (loading cluster state, not an API call).
+        `keep_status` stores the given status as is and `restore` the given uid and
+        creationTimestamp (loading cluster state: not an API call).
         """
         obj = normalized(obj)
         with self.lock:
@@ -255,8 +257,10 @@ class Store:
             if self.find(*key) is not None:
                 raise errors.already_exists(res.group, res.plural, key[3])
             names.check_namespace(self, res, key)
-            m["uid"] = self.ids.uid()
-            m["creationTimestamp"] = self.clock.timestamp()
+            m["uid"] = str((restore or {}).get("uid") or self.ids.uid())
+            m["creationTimestamp"] = str(
+                (restore or {}).get("creationTimestamp") or self.clock.timestamp()
+            )
             m.pop("deletionTimestamp", None)
             if res.generation:
                 m["generation"] = 1
@@ -350,9 +354,11 @@ class Store:
             return self.create(obj, user=user, **kwargs)
 
     def load(self, objs: Iterable[Obj]) -> builtins.list[Obj]:
-        """Seed cluster state without admission, keeping each object's status as written.
+        """Seed cluster state without admission, keeping each object's status, uid and
+        creationTimestamp as written (an export of a real cluster loads as it was).
 
-        CRDs and Namespaces go first; missing namespaces are created. Returns the stored copies.
+        CRDs and Namespaces go first; missing namespaces are created; server-owned fields such
+        as resourceVersion are dropped. Returns the stored copies.
         """
         ordered = sorted(
             (normalized(o) for o in objs),
@@ -364,7 +370,11 @@ class Store:
             self.chain, self.auto_namespaces = None, True
             try:
                 for obj in ordered:
-                    out.append(self.create(obj, keep_status="status" in obj))
+                    m = meta(obj)
+                    identity = {k: m.get(k) for k in ("uid", "creationTimestamp") if m.get(k)}
+                    for field in ("resourceVersion", "managedFields", "selfLink"):
+                        m.pop(field, None)
+                    out.append(self.create(obj, keep_status="status" in obj, restore=identity))
             finally:
                 self.chain, self.auto_namespaces = chain, auto
         return out

@@ -460,3 +460,33 @@ def test_schema_values_are_not_mistaken_for_subschemas() -> None:
     assert obj["spec"] == {"nullable": "a", "port": "http", "opts": {"nullable": True}}
     with pytest.raises(errors.ApiError):
         s.create(widget("b", nullable=None))
+
+
+def test_load_keeps_an_exported_objects_identity_and_status(cluster: store.Store) -> None:
+    exported = widget("a") | {"status": {"phase": "Done"}}
+    exported["metadata"].update(
+        uid="11111111-2222-4333-8444-555555555555",
+        creationTimestamp="2025-06-01T10:00:00Z",
+        resourceVersion="98765",
+        managedFields=[{"manager": "kubectl"}],
+    )
+    child = widget("b")
+    child["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "example.io/v1",
+            "kind": "Widget",
+            "name": "a",
+            "uid": exported["metadata"]["uid"],
+        }
+    ]
+    loaded = cluster.load([child, exported])
+    by_name = {o["metadata"]["name"]: o for o in loaded}
+    a = by_name["a"]["metadata"]
+    assert (a["uid"], a["creationTimestamp"]) == (
+        "11111111-2222-4333-8444-555555555555",
+        "2025-06-01T10:00:00Z",
+    )
+    assert a["resourceVersion"] != "98765" and "managedFields" not in a
+    assert by_name["a"]["status"] == {"phase": "Done"}
+    cluster.delete("example.io", "Widget", "default", "a")
+    assert cluster.find("example.io", "Widget", "default", "b") is None
