@@ -13,6 +13,12 @@ the webhook's code, reason and causes; a call failure under `failurePolicy: Fail
 is skipped. Dry-run requests reach only webhooks whose sideEffects are None/NoneOnDryRun.
 
 Who answers a call is the `callers` module's business: in process or over real HTTPS.
+The configurations used are the ones we ship, `deploy/webhook/*webhookconfiguration.yaml`
+(`load_configurations`), stored in the fake cluster like any object.
+
+Not simulated: `matchConditions` (CEL; a webhook that has them is called as if they held),
+timeouts of in-process calls (a decision in process cannot be interrupted; over HTTPS the
+webhook's `timeoutSeconds` applies), and audit annotations.
 """
 
 from __future__ import annotations
