@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sim import discovery, errors, rest, restwatch, store
+from sim import discovery, errors, registry, rest, restwatch, store
 from webhooks import review
 
 Obj = dict[str, Any]
@@ -76,6 +76,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         target = rest.target_of(sim.registry, group, version, tail)
     user = rest.user_of(request)
     method = request.method
+    if target.res in registry.REVIEWS and (method != "POST" or target.name):
+        raise errors.method_not_allowed()
     if method == "GET":
         if target.name:
             ns = target.namespace or ""

@@ -89,7 +89,7 @@ def resource_list(reg: registry.Registry, grp: str, version: str) -> Obj | None:
             "singularName": res.singular,
             "namespaced": res.namespaced,
             "kind": res.kind,
-            "verbs": VERBS,
+            "verbs": ["create"] if res in registry.REVIEWS else VERBS,
         }
         if res.short_names:
             entry["shortNames"] = list(res.short_names)

@@ -122,6 +122,32 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
         4: ("namespace", "string"),
     },
     "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "SelfSubjectAccessReviewSpec"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes"),
+        2: ("nonResourceAttributes", "NonResourceAttributes"),
+    },
+    "SubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SubjectAccessReviewSpec")},
+    "SubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes"),
+        2: ("nonResourceAttributes", "NonResourceAttributes"),
+        3: ("user", "string"),
+        4: ("groups", ["string"]),
+        6: ("uid", "string"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string"),
+        2: ("verb", "string"),
+        3: ("group", "string"),
+        4: ("version", "string"),
+        5: ("resource", "string"),
+        6: ("subresource", "string"),
+        7: ("name", "string"),
+    },
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
 }
 # Kinds whose protobuf requests are understood, by (group, kind).
 KINDS = {
@@ -133,6 +159,9 @@ KINDS = {
     ("rbac.authorization.k8s.io", "ClusterRole"): "ClusterRole",
     ("rbac.authorization.k8s.io", "RoleBinding"): "RoleBinding",
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "ClusterRoleBinding",
+    ("authorization.k8s.io", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io", "SubjectAccessReview"): "SubjectAccessReview",
+    ("authorization.k8s.io", "LocalSubjectAccessReview"): "SubjectAccessReview",
 }
 
 

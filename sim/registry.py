@@ -102,6 +102,15 @@ GENERATION_KINDS = frozenset(
         (ADMISSION_GROUP, "ValidatingWebhookConfiguration"),
     }
 )
+# Access reviews (`kubectl auth can-i`): answered by `sim.access`, never stored.
+REVIEWS = tuple(
+    _builtin(kinds.Kind("authorization.k8s.io", "v1", kind, kind.lower() + "s", namespaced))
+    for kind, namespaced in (
+        ("SelfSubjectAccessReview", False),
+        ("SubjectAccessReview", False),
+        ("LocalSubjectAccessReview", True),
+    )
+)
 # Built-in kinds clients of opgate touch (the view kinds plus what controllers and kubectl use).
 BUILTINS: tuple[Resource, ...] = (
     _builtin(kinds.NAMESPACE, status=True, short=("ns",)),
@@ -123,6 +132,7 @@ BUILTINS: tuple[Resource, ...] = (
     _builtin(kinds.CRD, status=True, short=("crd", "crds")),
     _builtin(MUTATING_WEBHOOK_CONFIGURATION),
     _builtin(VALIDATING_WEBHOOK_CONFIGURATION),
+    *REVIEWS,
 )
 
 

@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from sim import discovery, errors, patches, protobuf, registry, store
+from sim import access, discovery, errors, patches, protobuf, registry, store
 from webhooks import review
 
 Obj = dict[str, Any]
@@ -195,6 +195,9 @@ async def write(
         kwargs["field_validation"] = request.query.get("fieldValidation") or "Warn"
 
     def run() -> tuple[Any, int]:
+        if verb == "create" and res.key in access.KEYS:
+            _check_body(body, res, target.version)
+            return access.decide(sim.view, body, user, ns), 201
         if verb == "create":
             _check_body(body, res, target.version)
             return sim.create(body, namespace=ns, **kwargs), 201

@@ -483,3 +483,80 @@ def test_tokens_and_impersonation_decide_the_user(cluster: store.Store, tmp_path
         stop()
     assert seen == [(operator.username, operator.groups), ("alice", ("devs",))]
     assert cluster.find("", "ConfigMap", "default", "b") is None
+
+
+def _grant_alice_pod_reading(sim: store.Store) -> None:
+    sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    rbac = "rbac.authorization.k8s.io"
+    sim.create(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "Role",
+            "metadata": {"name": "r", "namespace": "team"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        }
+    )
+    sim.create(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "rb", "namespace": "team"},
+            "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "r"},
+            "subjects": [{"kind": "User", "apiGroup": rbac, "name": "alice"}],
+        }
+    )
+
+
+def test_access_reviews_answer_from_the_clusters_rbac(served: Served) -> None:
+    sim, url, _ = served
+    _grant_alice_pod_reading(sim)
+    rv = sim.resource_version
+    auth = client.AuthorizationV1Api(_api(served))
+
+    def can(user: str, verb: str, namespace: str) -> bool:
+        body = {
+            "spec": {
+                "user": user,
+                "groups": ["system:authenticated"],
+                "resourceAttributes": {"verb": verb, "resource": "pods", "namespace": namespace},
+            }
+        }
+        return bool(auth.create_subject_access_review(body).status.allowed)
+
+    assert can("alice", "list", "team")
+    assert not can("alice", "delete", "team")
+    assert not can("alice", "get", "default")
+    assert not can("bob", "get", "team")
+    mine = auth.create_self_subject_access_review(
+        {"spec": {"resourceAttributes": {"verb": "delete", "resource": "nodes"}}}
+    )
+    assert mine.status.allowed  # the admin kubeconfig is in system:masters
+    assert sim.resource_version == rv, "reviews are answered, never stored"
+    assert _raw(f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews")[0] == 405
+    code, status = _raw(
+        f"{url}/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        "POST",
+        {"spec": {"user": "alice"}},
+        {"Content-Type": "application/json"},
+    )
+    assert (code, status["reason"]) == (422, "Invalid")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_auth_can_i(served: Served) -> None:
+    sim, _, kubeconfig = served
+    _grant_alice_pod_reading(sim)
+
+    def can_i(*args: str) -> str:
+        done = subprocess.run(
+            [str(KUBECTL), "--kubeconfig", str(kubeconfig), "auth", "can-i", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return done.stdout.strip()
+
+    assert can_i("get", "pods", "-n", "team", "--as", "alice") == "yes"
+    assert can_i("delete", "pods", "-n", "team", "--as", "alice") == "no"
+    assert can_i("create", "namespaces") == "yes"
