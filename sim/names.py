@@ -122,18 +122,74 @@ def _name_problem(res: registry.Resource, name: str) -> str:
     return "" if ok else SUBDOMAIN_MESSAGE
 
 
+# k8s.io/apimachinery/pkg/util/validation: qualified names (label and annotation keys) and
+# label values, with the apiserver's messages.
+QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+NAME_PART_MESSAGE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+
+
+def _key_problems(key: str) -> list[str]:
+    """What is wrong with a label or annotation key (a qualified name)."""
+    prefix, _, name = key.rpartition("/")
+    out = []
+    if "/" in prefix:
+        return ["a qualified name must consist of an optional DNS subdomain prefix and a name"]
+    if not name:
+        out.append("name part must be non-empty")
+    elif len(name) > 63:
+        out.append("name part must be no more than 63 characters")
+    elif not QUALIFIED.fullmatch(name):
+        out.append(NAME_PART_MESSAGE)
+    if "/" in key and not (len(prefix) <= 253 and SUBDOMAIN.fullmatch(prefix)):
+        out.append("prefix part " + SUBDOMAIN_MESSAGE)
+    return out
+
+
 def _string_map(m: Obj, field: str, causes: list[dict[str, str]]) -> None:
     value = m.get(field)
     if value is None:
         return
+    where = f"metadata.{field}"
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         causes.append(
             errors.field_error(
-                f"metadata.{field}",
+                where,
                 "FieldValueInvalid",
                 "Invalid value: must be a map of string keys to string values",
             )
         )
+        return
+    for key, text in value.items():
+        for problem in _key_problems(str(key)):
+            causes.append(
+                errors.field_error(where, "FieldValueInvalid", f'Invalid value: "{key}": {problem}')
+            )
+        if field != "labels" or not text:
+            continue
+        if len(text) > 63:
+            causes.append(
+                errors.field_error(
+                    where,
+                    "FieldValueInvalid",
+                    f'Invalid value: "{text}": must be no more than 63 characters',
+                )
+            )
+        elif not QUALIFIED.fullmatch(text):
+            causes.append(
+                errors.field_error(
+                    where, "FieldValueInvalid", f'Invalid value: "{text}": {LABEL_VALUE_MESSAGE}'
+                )
+            )
 
 
 def validate_meta(res: registry.Resource, obj: Obj, old: Obj | None) -> None:

@@ -134,7 +134,7 @@ def test_merge_patch_and_json_patch(cluster: store.Store) -> None:
     assert out["spec"] == {"size": 1, "n": 2}
     ops = [
         {"op": "replace", "path": "/spec/size", "value": 3},
-        {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "x"}},
+        {"op": "add", "path": "/metadata/labels", "value": {"example.io/tier": "x"}},
         {"op": "copy", "from": "/spec/size", "path": "/spec/copy"},
         {"op": "move", "from": "/spec/n", "path": "/spec/moved"},
     ]
@@ -142,7 +142,7 @@ def test_merge_patch_and_json_patch(cluster: store.Store) -> None:
         "example.io", "Widget", "default", "a", ops, patch_type="application/json-patch+json"
     )
     assert out["spec"] == {"size": 3, "copy": 3, "moved": 2}
-    assert out["metadata"]["labels"] == {"a~b/c": "x"}
+    assert out["metadata"]["labels"] == {"example.io/tier": "x"}
     assert out["metadata"]["generation"] == 3
 
 
@@ -490,3 +490,42 @@ def test_load_keeps_an_exported_objects_identity_and_status(cluster: store.Store
     assert by_name["a"]["status"] == {"phase": "Done"}
     cluster.delete("example.io", "Widget", "default", "a")
     assert cluster.find("example.io", "Widget", "default", "b") is None
+
+
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        (
+            {"app": "x" * 64},
+            'Invalid value: "' + "x" * 64 + '": must be no more than 63 characters',
+        ),
+        ({"app": "bad value"}, 'Invalid value: "bad value": a valid label must be an empty string'),
+        ({"-app": "x"}, 'Invalid value: "-app": name part must consist of alphanumeric characters'),
+        (
+            {"Example.IO/app": "x"},
+            'Invalid value: "Example.IO/app": prefix part a lowercase RFC 1123 subdomain',
+        ),
+        ({"a/b/c": "x"}, 'Invalid value: "a/b/c": a qualified name must consist of'),
+    ],
+)
+def test_label_keys_and_values_are_validated(
+    cluster: store.Store, labels: dict[str, str], problem: str
+) -> None:
+    obj = widget("a")
+    obj["metadata"]["labels"] = labels
+    cause = _fails(cluster.create, obj)["details"]["causes"][0]
+    assert cause["field"] == "metadata.labels"
+    assert cause["message"].startswith(problem)
+
+
+def test_valid_labels_and_annotations_pass(cluster: store.Store) -> None:
+    obj = widget("a")
+    obj["metadata"]["labels"] = {
+        "app.vworkspace.io/managed-by": "vworkspace-operator",
+        "empty": "",
+        "x_y.z": "A-1_b.2",
+    }
+    obj["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{ any text }"
+    }
+    assert cluster.create(obj)["metadata"]["labels"]["empty"] == ""
