@@ -23,7 +23,19 @@ from typing import Any
 
 import orjson
 
-from sim import admission, clock, errors, gc, names, patches, pipeline, registry, selectors, watches
+from sim import (
+    admission,
+    clock,
+    defaults,
+    errors,
+    gc,
+    names,
+    patches,
+    pipeline,
+    registry,
+    selectors,
+    watches,
+)
 from webhooks import clusterview, kinds, review
 
 Obj = dict[str, Any]
@@ -266,7 +278,7 @@ class Store:
                 m["generation"] = 1
             if res.status and not keep_status:
                 obj.pop("status", None)
-            obj = names.initial_status(self, res, obj, keep_status)
+            obj = defaults.initial_status(self, res, obj, keep_status)
             obj = pipeline.validated(res, obj)
             pipeline.validate(self, attrs, obj, warnings)
             if dry_run:
