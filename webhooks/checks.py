@@ -220,6 +220,19 @@ def check_target(ctx: Context) -> Failure | None:
     return None
 
 
+def input_validator(view: clusterview.ClusterView, optemplate: Obj) -> Any:
+    """The compiled validator of a template's inputSchema, once per OperationTemplate revision
+    (no per-request schema hashing); raises if the schema cannot be compiled."""
+    schema = resolve.mapping(optemplate.get("spec")).get("inputSchema")
+    meta = resolve.mapping(optemplate.get("metadata"))
+    identity = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+    return view.memoized(
+        ("inputSchema", _template_name(optemplate)),
+        lambda: schemas.validator(schema, identity),
+        depends=(kinds.OPERATION_TEMPLATE.key,),
+    )
+
+
 def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
     raw = ctx.spec.get("parameters", {})
     if not isinstance(raw, dict):
@@ -227,12 +240,9 @@ def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
     schema = resolve.mapping(optemplate.get("spec")).get("inputSchema")
     causes: list[decisions.Cause] = []
     if isinstance(schema, dict | bool):
-        meta = resolve.mapping(optemplate.get("metadata"))
-        identity = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
         try:
-            causes = schemas.instance_causes(
-                schemas.validator(schema, identity), raw, "spec.parameters"
-            )
+            checker = input_validator(ctx.view, optemplate)
+            causes = schemas.instance_causes(checker, raw, "spec.parameters")
         except Exception as exc:  # a broken schema must deny, never crash admission
             causes = [
                 decisions.Cause(

@@ -5,12 +5,14 @@ HTTP, TLS and JSON live in `webhooks.server`; the simulator calls `handle` in pr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
 
 from policies import model
 from webhooks import (
+    checks,
     clusterview,
     decisions,
     errors,
@@ -20,6 +22,7 @@ from webhooks import (
     review,
     workflows,
 )
+from webhooks.rbac import catalogue
 
 Handler = Callable[
     [review.AdmissionRequest, clusterview.ClusterView, model.Policy], decisions.Decision
@@ -86,3 +89,13 @@ def handle(
     if decision.patch and not endpoint.mutating:
         decision = dataclasses.replace(decision, patch=())
     return decision
+
+
+def warm(view: clusterview.ClusterView, policy: model.Policy) -> None:
+    """Do at start-up what the first request would otherwise pay for: load the RBAC rule
+    catalogue and compile every OperationTemplate's inputSchema."""
+    del policy  # the policy is already loaded; kept for the handler signature's symmetry
+    catalogue.default()
+    for optemplate in view.list(kinds.OPERATION_TEMPLATE.group, kinds.OPERATION_TEMPLATE.kind):
+        with contextlib.suppress(Exception):  # a broken schema is reported per request
+            checks.input_validator(view, optemplate)

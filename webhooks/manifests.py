@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from webhooks import errors
@@ -17,10 +18,24 @@ SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZE_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
+# libyaml's loader when PyYAML was built with it (about 4x faster), else the pure-Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _json_documents(text: str) -> list[Any] | None:
+    """The document of a JSON text (orjson: ~100x faster than YAML for big states), else None."""
+    try:
+        return [orjson.loads(text)]
+    except orjson.JSONDecodeError:
+        return None
+
+
 def parse_documents(text: str, file: str) -> list[Obj]:
     """Every object in a YAML/JSON text; `List` kinds are expanded. Empty documents are skipped."""
+    docs = _json_documents(text) if text.lstrip().startswith(("{", "[")) else None
     try:
-        docs = list(yaml.safe_load_all(text))
+        if docs is None:
+            docs = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

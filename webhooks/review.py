@@ -121,7 +121,7 @@ def parse_request(body: Any) -> AdmissionRequest:
     if not isinstance(uid, str) or not uid:
         raise errors.MalformedReview("request.uid is missing or empty")
     operation = req.get("operation")
-    if operation not in OPERATIONS:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise errors.MalformedReview(
             f"request.operation must be one of {sorted(OPERATIONS)}, got {operation!r}"
         )

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from tests.webhooks import builders
-from webhooks import decisions, errors, handler, review
+from webhooks import decisions, errors, handler, kinds, review
 
 
 def test_every_design_endpoint_is_served():
@@ -56,3 +56,14 @@ def test_handler_exceptions_become_internal_error_denials(operation, view, polic
 def test_errored_reasons_match_kubernetes_status_reasons():
     assert decisions.errored(503, "not ready").reason == "ServiceUnavailable"
     assert decisions.errored(504, "slow").reason == "Timeout"
+
+
+def test_warm_compiles_every_template_schema_once(view, policy):
+    handler.warm(view, policy)
+    calls = []
+    compiled = view.memoized(
+        ("inputSchema", "migration-workflow"),
+        lambda: calls.append(1),
+        depends=(kinds.OPERATION_TEMPLATE.key,),
+    )
+    assert compiled is not None and calls == []  # served from the warm cache

@@ -55,3 +55,11 @@ def test_bad_manifests_name_file_document_and_problem(tmp_path, text, problem, d
 def test_missing_path_is_reported(tmp_path):
     with pytest.raises(errors.ManifestError, match="no such file or directory"):
         manifests.load([tmp_path / "nope"])
+
+
+def test_json_files_and_flow_style_yaml_both_load(tmp_path):
+    (tmp_path / "a.json").write_text(
+        '{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "j"}}]}'
+    )
+    (tmp_path / "b.yaml").write_text("{apiVersion: v1, kind: Namespace, metadata: {name: y}}\n")
+    assert [o["metadata"]["name"] for o in manifests.load([tmp_path])] == ["j", "y"]

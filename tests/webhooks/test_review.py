@@ -91,3 +91,9 @@ def test_patch_response_is_base64_jsonpatch_and_warnings_are_cut():
     assert len(out["warnings"][0]) == decisions.MAX_WARNING
     plain = review.response("u", decisions.allowed())["response"]
     assert plain == {"uid": "u", "allowed": True}
+
+
+@pytest.mark.parametrize("operation", [{"x": 1}, ["CREATE"], 5, None])
+def test_non_string_operation_is_malformed_not_a_crash(operation):
+    with pytest.raises(errors.MalformedReview, match=r"request\.operation must be one of"):
+        review.parse_request(body(operation=operation))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from certs import errors as cert_errors
 from policies import loader
-from webhooks import clusterview, errors, logs, manifests, metrics, server, tlsreload
+from webhooks import clusterview, errors, handler, logs, manifests, metrics, server, tlsreload
 
 log = logging.getLogger("opgate.serve")
 
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         live = cache.LiveView(cache.connect(args.kubeconfig, context=args.context), metrics_=mets)
         view = live.index
+    handler.warm(view, policy)
     state = server.State(
         view=view,
         policy=policy,
