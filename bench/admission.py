@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import dataclasses
 import http.client
-import importlib.util
 import os
 import re
 import shutil
@@ -227,9 +226,6 @@ def main() -> int:
             Subject("opgate, info logs on", opgate(small, "info")),
             Subject("opgate HTTP layer, allow-all policy", [PYTHON, str(HERE / "null_server.py"), str(tls), "{port}"]),
         ]  # fmt: skip
-        if importlib.util.find_spec("jsonschema_rs") is not None:  # the proposal, projected
-            fast = [PYTHON, str(HERE / "fast_validator_server.py"), *opgate(small)[1:]]
-            subjects.append(Subject("opgate + jsonschema-rs valid case", fast))
         log = tmp / "servers.log"
         print(f"payload: {len(body)} bytes; load: {'wrk' if use_wrk else 'aiohttp loadgen'}, "
               f"{args.connections} keep-alive connections, {args.duration:g}s x {args.rounds} rounds",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,11 @@ from jsonschema import exceptions as js_exceptions
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 
 from webhooks import decisions
+
+try:  # the compiled validator is optional: jsonschema alone gives the same answers, slower
+    import jsonschema_rs as _rs
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    _rs = None
 
 # Enough distinct templates for any real cluster; bounded so a churn of versions cannot leak.
 CACHE_SIZE = 2048
@@ -59,12 +65,44 @@ def schema_key(schema: Any, identity: tuple[str, str] | None = None) -> Any:
     return orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
 
 
-def validator(schema: Any, identity: tuple[str, str] | None = None) -> Any:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Compiled:
+    """A schema compiled twice: `reference` (jsonschema: the verdict and the error list) and,
+    where it can be trusted, `fast` (jsonschema-rs) to confirm the common valid case quickly."""
+
+    reference: Any
+    fast: Any = None
+
+    def iter_errors(self, instance: Any) -> Iterator[js_exceptions.ValidationError]:
+        """The reference validator's errors (none, at once, when the fast one says valid)."""
+        if self.fast is not None:
+            try:
+                if self.fast.is_valid(instance):
+                    return iter(())
+            except Exception:  # anything the Rust side cannot take: the reference decides
+                pass
+        return self.reference.iter_errors(instance)
+
+
+def _fast(schema: Any) -> Any:
+    """A jsonschema-rs validator, only for schemas whose $refs are all local (it would try to
+    fetch remote ones); None when unavailable or when it refuses the schema."""
+    if _rs is None or not isinstance(schema, dict):
+        return None
+    if any(not ref.startswith("#") for _, ref in _refs(schema, [])):
+        return None
+    try:
+        return _rs.Draft202012Validator(schema)
+    except Exception:
+        return None
+
+
+def validator(schema: Any, identity: tuple[str, str] | None = None) -> Compiled:
     """A compiled 2020-12 validator for a schema, cached by template identity or content."""
     key = schema_key(schema, identity)
     found = _validators.get(key)
     if found is None:
-        found = jsonschema.Draft202012Validator(schema, registry=REGISTRY)
+        found = Compiled(jsonschema.Draft202012Validator(schema, registry=REGISTRY), _fast(schema))
         _validators[key] = found
         if len(_validators) > CACHE_SIZE:
             _validators.popitem(last=False)
