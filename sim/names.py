@@ -8,6 +8,7 @@ something other than metadata (and status, for resources with a status subresour
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ LABEL_MESSAGE = (
 )
 # Label kube-apiserver puts on every namespace (since 1.21), used by namespaceSelectors.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+SECRET, CONFIG_MAP = ("", "Secret"), ("", "ConfigMap")
 # Namespaces kube-apiserver refuses to delete (the NamespaceLifecycle admission plugin).
 UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 # Fields only the server sets; clients' values are replaced by the stored ones on update.
@@ -73,8 +75,10 @@ def prepare_create(
         m.pop("namespace", None)
     for field in SERVER_FIELDS:
         m.pop(field, None)
-    if res.key == ("", "Secret") and not obj.get("type"):
-        obj["type"] = "Opaque"  # the apiserver's default for Secrets
+    if res.key == SECRET:
+        _fold_string_data(obj)
+        if not obj.get("type"):
+            obj["type"] = "Opaque"  # the apiserver's default for Secrets
     if res.key == kinds.NAMESPACE.key and m.get("name"):
         m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
     return obj
@@ -328,7 +332,35 @@ def prepare_update(res: registry.Resource, old: Obj, new: Obj, subresource: str)
             new.pop("status", None)
     if res.key == kinds.NAMESPACE.key:
         m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
+    if res.key == SECRET:
+        _fold_string_data(new)
+    if res.key in (SECRET, CONFIG_MAP) and old.get("immutable") is True:
+        _check_immutable(res, old, new)
     return new
+
+
+def _fold_string_data(secret: Obj) -> None:
+    """Secret.stringData is write-only: merged into data (base64), as the apiserver does."""
+    extra = secret.pop("stringData", None)
+    if isinstance(extra, dict) and extra:
+        encoded = {
+            str(k): base64.b64encode(str(v).encode()).decode("ascii") for k, v in extra.items()
+        }
+        secret["data"] = dict(registry.as_dict(secret.get("data")), **encoded)
+
+
+def _check_immutable(res: registry.Resource, old: Obj, new: Obj) -> None:
+    """422 when an `immutable: true` ConfigMap or Secret changes its data or immutability."""
+    causes = [
+        errors.field_error(
+            field, "FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set"
+        )
+        for field in ("data", "binaryData", "immutable")
+        if old.get(field) != new.get(field)
+    ]
+    if causes:
+        name = str((old.get("metadata") or {}).get("name", ""))
+        raise errors.invalid(res.group, res.kind, name, causes)
 
 
 def bump_generation(res: registry.Resource, old: Obj, new: Obj) -> None:

@@ -529,3 +529,34 @@ def test_valid_labels_and_annotations_pass(cluster: store.Store) -> None:
         "kubectl.kubernetes.io/last-applied-configuration": "{ any text }"
     }
     assert cluster.create(obj)["metadata"]["labels"]["empty"] == ""
+
+
+def test_secret_string_data_and_immutable_config(cluster: store.Store) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default"},
+        "data": {"a": "YQ=="},
+        "stringData": {"b": "bee"},
+    }
+    made = cluster.create(secret)
+    assert made["data"] == {"a": "YQ==", "b": "YmVl"} and "stringData" not in made
+    assert made["type"] == "Opaque"
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "default"},
+            "data": {"k": "v"},
+            "immutable": True,
+        }
+    )
+    relabelled = cluster.patch(
+        "", "ConfigMap", "default", "c", {"metadata": {"labels": {"x": "y"}}}
+    )
+    assert relabelled["metadata"]["labels"] == {"x": "y"}
+    status = _fails(cluster.update, relabelled | {"data": {"k": "w"}})
+    assert status["code"] == 422 and status["details"]["causes"][0]["field"] == "data"
+    assert (
+        _fails(cluster.patch, "", "ConfigMap", "default", "c", {"immutable": False})["code"] == 422
+    )
