@@ -3,45 +3,21 @@ example cluster state, and a large state (10,000 WorkflowTemplates in 1,000 name
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from webhooks import manifests
+from webhooks.commands import demo
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "deploy" / "examples"
-# Used when deploy/workflows (the shipped library) is absent: the template the Operation names.
-LIBRARY_TEMPLATE: dict[str, Any] = {
-    "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "ClusterWorkflowTemplate",
-    "metadata": {"name": "app-migration-with-snapshot"},
-    "spec": {
-        "entrypoint": "main",
-        "arguments": {
-            "parameters": [
-                {"name": "targetName"},
-                {"name": "targetNamespace"},
-                {"name": "targetChartVersion"},
-                {"name": "snapshotClassName"},
-            ]
-        },
-        "templates": [{"name": "main", "suspend": {}}],
-    },
-}
 
 
 def state_objects() -> list[dict[str, Any]]:
-    """The example cluster state plus the WorkflowTemplate library."""
-    paths = [EXAMPLES / "cluster-state"]
-    if (REPO / "deploy" / "workflows").is_dir():
-        paths.append(REPO / "deploy" / "workflows")
-    objs = manifests.load(paths)
-    if not any(o["metadata"]["name"] == LIBRARY_TEMPLATE["metadata"]["name"] for o in objs):
-        objs.append(copy.deepcopy(LIBRARY_TEMPLATE))
-    return objs
+    """The example cluster state plus the WorkflowTemplate library (what `opgate demo` serves)."""
+    return manifests.load([REPO / path for path in demo.CLUSTER_STATE])
 
 
 def big_state_objects(templates: int = 10_000, namespaces: int = 1_000) -> list[dict[str, Any]]:

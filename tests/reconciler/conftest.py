@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,17 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, settings
 
 from policies import loader, model
-
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "deep", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("OPGATE_HYPOTHESIS", "ci"))
 
 REPO = Path(__file__).resolve().parents[2]
 ARGO_REFERENCE = REPO.parent / "shared" / "reference" / "argo"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,20 +12,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from hypothesis import HealthCheck, settings
 
 from certs import authority, files
 from sim import apiserver, store
 from tests.sim import storebuilders
 from webhooks import server, tlsreload
-
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("OPGATE_HYPOTHESIS", "ci"))
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from policies import loader, model
-from webhooks import clusterview, manifests
+from tests.webhooks import builders
+from webhooks import clusterview
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "deploy" / "examples"
-STATE_PATHS = [EXAMPLES / "cluster-state", REPO / "deploy" / "workflows"]
-
-
-def example_objects() -> list[dict[str, Any]]:
-    """The example cluster state and the shipped WorkflowTemplate library."""
-    return manifests.load(STATE_PATHS)
-
-
-def source_operation() -> dict[str, Any]:
-    """The source document's Operation."""
-    return manifests.load([EXAMPLES / "operation.yaml"])[0]
+EXAMPLES = builders.EXAMPLES
+STATE_PATHS = builders.STATE_PATHS
+example_objects = builders.example_objects
+source_operation = builders.source_operation
 
 
 @pytest.fixture(scope="session")

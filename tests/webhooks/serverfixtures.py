@@ -20,39 +20,16 @@ import pytest
 
 from certs import authority, files
 from policies import loader, model
-from webhooks import clusterview, manifests, metrics, server, tlsreload
+from tests.webhooks import builders
+from webhooks import clusterview, metrics, server, tlsreload
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "deploy" / "examples"
-# The library template the source document's Operation names; deploy/workflows may not exist.
-LIBRARY_TEMPLATE: dict[str, Any] = {
-    "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "ClusterWorkflowTemplate",
-    "metadata": {"name": "app-migration-with-snapshot"},
-    "spec": {
-        "entrypoint": "main",
-        "arguments": {
-            "parameters": [
-                {"name": "targetName"},
-                {"name": "targetNamespace"},
-                {"name": "targetChartVersion"},
-                {"name": "snapshotClassName"},
-            ]
-        },
-        "templates": [{"name": "main", "suspend": {}}],
-    },
-}
 
 
 def state_objects() -> list[dict[str, Any]]:
-    """The example cluster state (plus the library template when deploy/workflows is absent)."""
-    paths = [EXAMPLES / "cluster-state"]
-    if (REPO / "deploy" / "workflows").is_dir():
-        paths.append(REPO / "deploy" / "workflows")
-    objs = manifests.load(paths)
-    if not any(o["metadata"]["name"] == LIBRARY_TEMPLATE["metadata"]["name"] for o in objs):
-        objs.append(copy.deepcopy(LIBRARY_TEMPLATE))
-    return objs
+    """The example cluster state and the shipped WorkflowTemplate library."""
+    return builders.example_objects()
 
 
 def review_json(
