@@ -16,8 +16,12 @@ Who answers a call is the `callers` module's business: in process or over real H
 The configurations used are the ones we ship, `deploy/webhook/*webhookconfiguration.yaml`
 (`load_configurations`), stored in the fake cluster like any object.
 
-Not simulated: `matchConditions` (CEL; a webhook that has them is called as if they held),
-timeouts of in-process calls (a decision in process cannot be interrupted; over HTTPS the
+`matchConditions` are evaluated after the rules and selectors match, with the CEL subset of
+`sim.cel`: any false skips the webhook; errors with none false fail the write under
+`failurePolicy: Fail` (403 Forbidden, as the apiserver fails closed) and skip it under Ignore; a
+condition outside the subset is taken as holding.
+
+Not simulated: timeouts of in-process calls (a decision in process cannot be interrupted; over HTTPS the
 webhook's `timeoutSeconds` applies), and audit annotations.
 """
 
@@ -31,7 +35,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from sim import clock, errors, patches, registry, selectors
+from sim import cel, clock, errors, patches, registry, selectors
 from webhooks import clusterview, manifests, review
 
 Obj = dict[str, Any]
@@ -81,6 +85,10 @@ class Webhook:
     reinvoke: bool
     match_policy: str
     client_config: Obj = dataclasses.field(hash=False, compare=False)
+    # (expression, compiled or None when outside the CEL subset), in order.
+    match_conditions: tuple[tuple[str, cel.Program | None], ...] = dataclasses.field(
+        default=(), hash=False, compare=False
+    )
 
     @property
     def path(self) -> str:
@@ -126,9 +134,52 @@ def parse(config: Obj, *, mutating: bool) -> list[Webhook]:
                 reinvoke=mutating and entry.get("reinvocationPolicy") == "IfNeeded",
                 match_policy=str(entry.get("matchPolicy") or "Equivalent"),
                 client_config=dict(entry.get("clientConfig") or {}),
+                match_conditions=_conditions(entry.get("matchConditions")),
             )
         )
     return out
+
+
+def _conditions(entries: Any) -> tuple[tuple[str, cel.Program | None], ...]:
+    out: list[tuple[str, cel.Program | None]] = []
+    for entry in entries or ():
+        if not isinstance(entry, dict):
+            continue
+        expression = str(entry.get("expression", ""))
+        try:
+            program: cel.Program | None = cel.compile(expression)
+        except cel.Unsupported:
+            program = None
+        out.append((expression, program))
+    return tuple(out)
+
+
+def conditions_hold(hook: Webhook, attrs: Attributes, obj: Obj | None, request: Obj) -> bool:
+    """Whether the webhook's matchConditions let the call through (kube-apiserver's matcher):
+    any false skips it; errors with none false raise 403 under Fail and skip it under Ignore."""
+    if not hook.match_conditions:
+        return True
+    env = {"object": obj, "oldObject": attrs.old, "request": request}
+    problems: list[str] = []
+    for expression, program in hook.match_conditions:
+        if program is None:
+            continue
+        try:
+            verdict = program(env)
+        except cel.CelError as exc:
+            problems.append(f"expression '{expression}' resulted in error: {exc}")
+            continue
+        if verdict is False:
+            return False
+        if verdict is not True:
+            problems.append(f"expression '{expression}' resulted in error: no such overload")
+    if not problems:
+        return True
+    if hook.failure_policy == "Ignore":
+        return False
+    res = attrs.resource
+    problem = problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]"
+    raise errors.forbidden(res.group, res.plural, attrs.name, problem)
 
 
 def load_configurations(
@@ -296,13 +347,21 @@ class Chain:
             request["namespace"] = attrs.namespace
         return {"apiVersion": review.API_VERSION, "kind": "AdmissionReview", "request": request}
 
-    def _call(
+    def _selected(
         self, hook: Webhook, view: clusterview.ClusterIndex, attrs: Attributes, obj: Obj | None
+    ) -> Obj | None:
+        """The AdmissionReview to send when kube-apiserver would call this webhook, else None."""
+        if not should_call(hook, view, attrs, obj):
+            return None
+        body = self.review_request(attrs, obj)
+        return body if conditions_hold(hook, attrs, obj, body["request"]) else None
+
+    def _call(
+        self, hook: Webhook, view: clusterview.ClusterIndex, attrs: Attributes, body: Obj
     ) -> Obj | None:
         """The webhook's response; None when it failed and failurePolicy is Ignore."""
         if attrs.dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise errors.bad_request(f'admission webhook "{hook.name}" does not support dry run')
-        body = self.review_request(attrs, obj)
         try:
             answer = self.caller(hook, body, view)
             return _checked(answer, body["request"]["uid"])
@@ -320,16 +379,20 @@ class Chain:
         invoked: list[int] = []
         again: set[int] = set()
         for index, hook in enumerate(hooks):
-            if not should_call(hook, view, attrs, obj):
+            body = self._selected(hook, view, attrs, obj)
+            if body is None:
                 continue
-            obj, changed = self._mutate_once(hook, view, attrs, obj, warnings)
+            obj, changed = self._mutate_once(hook, view, attrs, obj, body, warnings)
             if changed:
                 again.update(invoked)
             if hook.reinvoke:
                 invoked.append(index)
         for index, hook in enumerate(hooks):
-            if index in again and should_call(hook, view, attrs, obj):
-                obj, _ = self._mutate_once(hook, view, attrs, obj, warnings)
+            if index not in again:
+                continue
+            body = self._selected(hook, view, attrs, obj)
+            if body is not None:
+                obj, _ = self._mutate_once(hook, view, attrs, obj, body, warnings)
         return obj, warnings
 
     def _mutate_once(
@@ -338,9 +401,10 @@ class Chain:
         view: clusterview.ClusterIndex,
         attrs: Attributes,
         obj: Obj | None,
+        body: Obj,
         warnings: list[str],
     ) -> tuple[Obj | None, bool]:
-        response = self._call(hook, view, attrs, obj)
+        response = self._call(hook, view, attrs, body)
         if response is None:
             return obj, False
         warnings.extend(str(w) for w in response.get("warnings") or ())
@@ -371,10 +435,9 @@ class Chain:
         warnings: list[str] = []
         first: errors.ApiError | None = None
         for hook in self.hooks(view, mutating=False):
-            if not should_call(hook, view, attrs, obj):
-                continue
             try:
-                response = self._call(hook, view, attrs, obj)
+                body = self._selected(hook, view, attrs, obj)
+                response = None if body is None else self._call(hook, view, attrs, body)
             except errors.ApiError as exc:
                 first = first or exc
                 continue

@@ -4,7 +4,9 @@ kube-apiserver prunes fields a CRD's structural schema does not declare (unless
 `x-kubernetes-preserve-unknown-fields`), applies `default`s, then validates the object and reports
 every violation as a field error (`spec.type: Required value`, `spec.x: Unsupported value: ...`).
 Validation uses `jsonschema` (OpenAPI v3 schemas are Draft 4 with `nullable` and
-`x-kubernetes-int-or-string` extensions, translated here). CEL rules are not evaluated.
+`x-kubernetes-int-or-string` extensions, translated here); jsonschema-rs confirms valid objects
+quickly, jsonschema lists the errors. CRD CEL rules (`x-kubernetes-validations`) are not
+evaluated.
 """
 
 from __future__ import annotations
@@ -18,18 +20,15 @@ import threading
 from typing import Any
 
 import jsonschema
-import orjson
 
 from sim import errors, registry
+from webhooks import schemas
 
 Obj = dict[str, Any]
 # Fields every object keeps regardless of its schema.
 ROOT_FIELDS = ("apiVersion", "kind", "metadata")
 
-_validators: dict[int, tuple[Obj, jsonschema.protocols.Validator]] = {}
-# Validation outcomes remembered (oldest dropped first): plenty for a simulation's distinct specs.
-MAX_OUTCOMES = 4096
-_outcomes: dict[tuple[int, bytes], tuple[Obj, list[dict[str, str]]]] = {}
+_validators: dict[int, tuple[Obj, schemas.Compiled]] = {}
 _lock = threading.Lock()
 
 
@@ -121,13 +120,57 @@ def _ipv4(value: object) -> bool:
         return False
 
 
-def validator(schema: Obj) -> jsonschema.protocols.Validator:
-    """A compiled validator for an openAPIV3Schema, cached for the life of the schema object."""
+# Integer formats as bounds, for the fast validator (its custom formats only see strings).
+_INT_BOUNDS = {"int32": 2**31, "int64": 2**63}
+
+
+def _bounded(node: Any) -> Any:
+    """A translated schema with int32/int64 formats restated as bounds: the same accepted set,
+    in terms jsonschema-rs checks on numbers."""
+    if not isinstance(node, dict):
+        return node
+    out: Obj = {}
+    for key, value in node.items():
+        if key in _MAPS and isinstance(value, dict):
+            out[key] = {k: _bounded(v) for k, v in value.items()}
+        elif key in _SCHEMAS or (key in _LISTS and isinstance(value, list)):
+            out[key] = [_bounded(v) for v in value] if isinstance(value, list) else _bounded(value)
+        elif not (key == "required" and value == []):  # Draft 4 wants it non-empty; same meaning
+            out[key] = value
+    fmt = out.get("format")
+    bound = _INT_BOUNDS.get(fmt) if isinstance(fmt, str) else None
+    if bound is None:
+        return out
+    del out["format"]
+    return {"allOf": [out, {"minimum": -bound, "maximum": bound - 1}]}
+
+
+def _fast(translated: Obj) -> Any:
+    """A jsonschema-rs validator accepting exactly what the reference accepts, or None."""
+    if schemas.fast_validators is None:
+        return None
+    string_formats = {
+        name: check for name, (check, _) in FORMATS.checkers.items() if name not in _INT_BOUNDS
+    }
+    try:
+        return schemas.fast_validators.Draft4Validator(
+            _bounded(translated), formats=string_formats, validate_formats=True
+        )
+    except Exception:  # a schema the Rust side refuses: the reference alone decides
+        return None
+
+
+def validator(schema: Obj) -> schemas.Compiled:
+    """A compiled validator for an openAPIV3Schema, cached for the life of the schema object:
+    jsonschema for the verdict and the errors, jsonschema-rs to confirm valid objects quickly."""
     with _lock:
         hit = _validators.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
-        compiled = jsonschema.Draft4Validator(_translate(schema), format_checker=FORMATS)
+        translated = _translate(schema)
+        compiled = schemas.Compiled(
+            jsonschema.Draft4Validator(translated, format_checker=FORMATS), _fast(translated)
+        )
         _validators[id(schema)] = (schema, compiled)
         return compiled
 
@@ -214,29 +257,14 @@ def _cause(error: jsonschema.ValidationError) -> dict[str, str]:
 def validate(schema: Obj, obj: Obj) -> list[dict[str, str]]:
     """Every violation of `schema` by `obj`, as StatusCauses sorted by field.
 
-    Metadata is the apiserver's to validate (see `sim.names`); outcomes are memoized by the
-    rest of the object, as objects written again and again mostly repeat their content.
+    Metadata is the apiserver's to validate (see `sim.names`).
     """
-    body = {k: v for k, v in obj.items() if k != "metadata"}
-    try:
-        key = (id(schema), orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
-    except TypeError:
-        key = None
-    with _lock:
-        hit = _outcomes.get(key) if key is not None else None
-    if hit is not None and hit[0] is schema:
-        return [dict(c) for c in hit[1]]
     found = validator(schema).iter_errors(obj)
     causes = [
         _cause(e) for e in found if not (e.absolute_path and e.absolute_path[0] == "metadata")
     ]
     causes.sort(key=lambda c: (c["field"], c["message"]))
-    if key is not None:
-        with _lock:
-            if len(_outcomes) >= MAX_OUTCOMES:
-                _outcomes.pop(next(iter(_outcomes)))
-            _outcomes[key] = (schema, causes)
-    return [dict(c) for c in causes]
+    return causes
 
 
 def _prune(node: Any, schema: Any, path: str, dropped: list[str], *, root: bool = False) -> Any:

@@ -20,9 +20,9 @@ from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 from webhooks import decisions
 
 try:  # the compiled validator is optional: jsonschema alone gives the same answers, slower
-    import jsonschema_rs as _rs
+    import jsonschema_rs as fast_validators
 except ImportError:  # pragma: no cover - depends on the platform's wheels
-    _rs = None
+    fast_validators = None
 
 # Enough distinct templates for any real cluster; bounded so a churn of versions cannot leak.
 CACHE_SIZE = 2048
@@ -87,12 +87,12 @@ class Compiled:
 def _fast(schema: Any) -> Any:
     """A jsonschema-rs validator, only for schemas whose $refs are all local (it would try to
     fetch remote ones); None when unavailable or when it refuses the schema."""
-    if _rs is None or not isinstance(schema, dict):
+    if fast_validators is None or not isinstance(schema, dict):
         return None
     if any(not ref.startswith("#") for _, ref in _refs(schema, [])):
         return None
     try:
-        return _rs.Draft202012Validator(schema)
+        return fast_validators.Draft202012Validator(schema)
     except Exception:
         return None
 
