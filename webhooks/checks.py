@@ -44,16 +44,13 @@ class Context:
     engine: model.Engine | None = None
     optemplate: Obj | None = None
     template: resolve.Resolved | None = None
+    # `spec` and `spec.parameters`, or {} when absent or malformed (read by most checks).
+    spec: Obj = dataclasses.field(init=False)
+    parameters: Obj = dataclasses.field(init=False)
 
-    @property
-    def spec(self) -> Obj:
-        """`spec`, or {} when absent or malformed."""
-        return resolve.mapping(self.operation.get("spec"))
-
-    @property
-    def parameters(self) -> Obj:
-        """`spec.parameters`, or {} when absent or malformed."""
-        return resolve.mapping(self.spec.get("parameters"))
+    def __post_init__(self) -> None:
+        self.spec = resolve.mapping(self.operation.get("spec"))
+        self.parameters = resolve.mapping(self.spec.get("parameters"))
 
     @property
     def name(self) -> str:
@@ -412,7 +409,17 @@ def check_service_account(ctx: Context) -> Failure | None:
             f"{sa} is the operator's own ServiceAccount and may never run a Workflow; "
             "use a least-privileged runner",
         )
-    if ctx.view.get("", "ServiceAccount", ns, name) is None:
+    # The rest depends only on the SA and RBAC: judged once per change of those kinds.
+    return ctx.view.memoized(
+        ("runner-sa", ns, name),
+        lambda: _judge_runner(ctx.view, ns, name),
+        depends=(kinds.SERVICE_ACCOUNT.key, *kinds.RBAC_KINDS),
+    )
+
+
+def _judge_runner(view: clusterview.ClusterView, ns: str, name: str) -> Failure | None:
+    sa = f"ServiceAccount {ns}/{name}"
+    if view.get("", "ServiceAccount", ns, name) is None:
         return Failure(
             "ServiceAccountNotAllowed",
             403,
@@ -421,7 +428,7 @@ def check_service_account(ctx: Context) -> Failure | None:
         )
     wide = [
         _binding_text(binding, via)
-        for via, binding in _runner_bindings(ctx.view, ns, name)
+        for via, binding in _runner_bindings(view, ns, name)
         if binding.get("kind") == "ClusterRoleBinding"
         or resolve.mapping(binding.get("metadata")).get("namespace") != ns
     ]
@@ -432,7 +439,7 @@ def check_service_account(ctx: Context) -> Failure | None:
             f"runner {sa} must be bound only in {ns}: {'; '.join(wide)}; remove those bindings",
         )
     subject = ("ServiceAccount", ns, name)
-    risky = findings.at_least(findings.for_subject(ctx.view, subject), "high")
+    risky = findings.at_least(findings.for_subject(view, subject), "high")
     if risky:
         listed = "; ".join(f"{f.id} ({f.severity}) {f.message}" for f in risky[:3])
         more = f"; and {len(risky) - 3} more" if len(risky) > 3 else ""
