@@ -21,6 +21,12 @@ from webhooks.rbac import findings
 Obj = dict[str, Any]
 # At most this many field errors are spelled out in a denial message; causes list them all.
 MESSAGE_CAUSES = 5
+# What template resolution depends on: a write to any of these kinds re-resolves.
+TEMPLATE_KINDS = (
+    kinds.OPERATION_TEMPLATE.key,
+    kinds.WORKFLOW_TEMPLATE.key,
+    kinds.CLUSTER_WORKFLOW_TEMPLATE.key,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -220,12 +226,16 @@ def check_target(ctx: Context) -> Failure | None:
 def input_validator(view: clusterview.ClusterView, optemplate: Obj) -> Any:
     """The compiled validator of a template's inputSchema, once per OperationTemplate revision
     (no per-request schema hashing); raises if the schema cannot be compiled."""
-    schema = resolve.mapping(optemplate.get("spec")).get("inputSchema")
-    meta = resolve.mapping(optemplate.get("metadata"))
-    identity = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+
+    def compile_schema() -> Any:
+        schema = resolve.mapping(optemplate.get("spec")).get("inputSchema")
+        meta = resolve.mapping(optemplate.get("metadata"))
+        identity = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+        return schemas.validator(schema, identity)
+
     return view.memoized(
         ("inputSchema", _template_name(optemplate)),
-        lambda: schemas.validator(schema, identity),
+        compile_schema,
         depends=(kinds.OPERATION_TEMPLATE.key,),
     )
 
@@ -250,8 +260,10 @@ def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
             ]
     if ctx.engine is not None and ctx.engine.name == "workflow":
         param = resolve.template_parameter(optemplate)
+        if _str(raw.get(param)):
+            return causes
         field = schemas.field_path("spec.parameters", [param])
-        if not _str(raw.get(param)) and all(c.field != field for c in causes):
+        if all(c.field != field for c in causes):
             causes.append(
                 decisions.Cause(
                     field,
@@ -322,7 +334,12 @@ def check_workflow_template(ctx: Context) -> Failure | None:
             f"{field} does not name a WorkflowTemplate; set it to the template to run",
             (decisions.Cause(field, "Required value", "FieldValueRequired"),),
         )
-    found = resolve.workflow_template(ctx.view, ctx.optemplate, ctx.namespace, name)
+    optemplate = ctx.optemplate
+    found = ctx.view.memoized(
+        ("workflow-template", _template_name(optemplate), ctx.namespace, name),
+        lambda: resolve.workflow_template(ctx.view, optemplate, ctx.namespace, name),
+        depends=TEMPLATE_KINDS,
+    )
     if isinstance(found, resolve.Resolved):
         ctx.template = found
         return None
@@ -341,11 +358,14 @@ def check_template_arguments(ctx: Context) -> Failure | None:
     provided = {"targetName", "targetNamespace"} | {
         k for k, v in ctx.parameters.items() if v is not None
     }
-    missing = [
-        str(p["name"])
-        for p in resolve.declared_parameters(ctx.template.obj)
-        if not resolve.has_default(p) and p["name"] not in provided
-    ]
+    template = ctx.template
+    meta = resolve.mapping(template.obj.get("metadata"))
+    required = ctx.view.memoized(
+        ("required-parameters", template.cluster_scope, meta.get("namespace"), template.name),
+        lambda: resolve.required_parameters(template.obj),
+        depends=TEMPLATE_KINDS,
+    )
+    missing = [name for name in required if name not in provided]
     if not missing:
         return None
     kind = "ClusterWorkflowTemplate" if ctx.template.cluster_scope else "WorkflowTemplate"

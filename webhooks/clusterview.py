@@ -83,6 +83,10 @@ def _meta(obj: Obj) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
+# Memoized derived facts kept at most (oldest dropped first); far more than a cluster's templates.
+MEMO_LIMIT = 8192
+
+
 class ClusterIndex:
     """An in-memory set of objects with the secondary indexes admission needs.
 
@@ -153,6 +157,8 @@ class ClusterIndex:
         if found is not None and found[0] == stamp:
             return found[1]  # type: ignore[no-any-return]
         value = compute()
+        if len(self._memo) >= MEMO_LIMIT:  # keys may come from requests: never grow unbounded
+            self._memo.pop(next(iter(self._memo)), None)
         self._memo[key] = (stamp, value)
         return value
 

@@ -124,3 +124,8 @@ def declared_parameters(template: Obj) -> list[Obj]:
 def has_default(parameter: Obj) -> bool:
     """Whether a declared Argo parameter supplies its own value (value, default or valueFrom)."""
     return any(parameter.get(k) is not None for k in ("value", "default", "valueFrom"))
+
+
+def required_parameters(template: Obj) -> tuple[str, ...]:
+    """The names of the parameters a WorkflowTemplate declares without a value of its own."""
+    return tuple(str(p["name"]) for p in declared_parameters(template) if not has_default(p))

@@ -204,6 +204,8 @@ def instance_causes(checker: Any, instance: Any, prefix: str) -> list[decisions.
     causes: list[decisions.Cause] = []
     for error in checker.iter_errors(instance):
         causes.extend(_causes_of(error, prefix))
+    if not causes:
+        return causes
     unique = {(c.field, c.message): c for c in causes}
     return sorted(unique.values(), key=lambda c: (c.field, c.message))
 

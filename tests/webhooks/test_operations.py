@@ -446,3 +446,32 @@ def test_runner_bound_cluster_wide_through_its_groups(
     if denied:
         assert decision.reason == "ServiceAccountNotAllowed"
         assert f"binds its group {group} cluster-wide" in decision.message
+
+
+def test_memoized_facts_follow_writes_to_the_same_view(operation, view, policy):
+    """Template resolution, required arguments and the runner verdict are remembered per view
+    and recomputed after a write to a kind they depend on."""
+    assert validate(operation, view, policy).allowed
+    cwt = view.get("argoproj.io", "ClusterWorkflowTemplate", "", "app-migration-with-snapshot")
+    view.delete(cwt)
+    assert validate(operation, view, policy).reason == "TemplateNotFound"
+    changed = copy.deepcopy(cwt)
+    changed["spec"]["arguments"]["parameters"].append({"name": "approvedBy"})
+    view.upsert(changed)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "TemplateArgumentMissing"
+    assert [c.field for c in decision.causes] == ["spec.parameters.approvedBy"]
+    view.upsert(cwt)
+    assert validate(operation, view, policy).allowed
+    runner = view.get("", "ServiceAccount", "org-myteam", "vworkspace-operation-runner")
+    view.delete(runner)
+    assert validate(operation, view, policy).reason == "ServiceAccountNotAllowed"
+    view.upsert(runner)
+    assert validate(operation, view, policy).allowed
+
+
+def test_requested_template_names_cannot_grow_the_memo_without_bound(operation, view, policy):
+    for i in range(clusterview.MEMO_LIMIT + 50):
+        operation["spec"]["parameters"]["template"] = f"no-such-template-{i}"
+        assert validate(operation, view, policy).reason == "TemplateNotFound"
+    assert len(view._memo) <= clusterview.MEMO_LIMIT
