@@ -212,13 +212,17 @@ class _Parser:
 
     def arguments(self) -> list[Program]:
         self.take("(")
-        args: list[Program] = []
-        while self.peek() != ")":
-            args.append(self.expr())
-            if self.peek() != ")":
+        return self.items(")")
+
+    def items(self, close: str) -> list[Program]:
+        """Comma-separated expressions up to and including `close`."""
+        out: list[Program] = []
+        while self.peek() != close:
+            out.append(self.expr())
+            if self.peek() != close:
                 self.take(",")
-        self.take(")")
-        return args
+        self.take(close)
+        return out
 
     def primary(self) -> Program:
         tok = self.take()
@@ -231,12 +235,7 @@ class _Parser:
             self.take(")")
             return inner
         if tok.text == "[":
-            items: list[Program] = []
-            while self.peek() != "]":
-                items.append(self.expr())
-                if self.peek() != "]":
-                    self.take(",")
-            self.take("]")
+            items = self.items("]")
             return lambda env: [item(env) for item in items]
         if tok.kind != "ident":
             raise Unsupported(f"unexpected {tok.text!r}")

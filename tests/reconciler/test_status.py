@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler import status
+from tests import strategies
 
 NOW = datetime.datetime(2026, 5, 28, 10, 0, 0, tzinfo=datetime.UTC)
 LATER = NOW + datetime.timedelta(minutes=5)
@@ -425,11 +426,8 @@ moments = st.datetimes(
     timezones=st.just(datetime.UTC),
 )
 timestamps = st.none() | moments.map(status.rfc3339) | st.sampled_from(["", "yesterday", "0"])
-json_values = st.recursive(
+json_values = strategies.json_values(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
     max_leaves=6,
 )
 

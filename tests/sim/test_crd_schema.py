@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim import schema as crd_schema
+from tests import strategies
 from webhooks import manifests
 
 pytest.importorskip("jsonschema_rs", reason="jsonschema-rs has no wheel for this platform")
@@ -41,11 +42,7 @@ scalars = (
     )
     | st.text(max_size=5)
 )
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
-    max_leaves=10,
-)
+values = strategies.json_values(scalars, keys, max_leaves=10)
 leaves = st.sampled_from(
     [
         {"type": "string"},

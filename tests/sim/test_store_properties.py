@@ -12,14 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim import errors, patches, selectors
+from tests import strategies
 
 keys = st.sampled_from(["a", "b", "c", "x/y", "m~n"])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["", "s", "t"]))
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)),
-    max_leaves=8,
-)
+values = strategies.json_values(scalars, keys)
 docs = st.dictionaries(keys, values, max_size=4)
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import strategies
 from webhooks import schemas
 
 rs = pytest.importorskip("jsonschema_rs", reason="jsonschema-rs has no wheel for this platform")
@@ -21,11 +22,7 @@ scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=6)
 )
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
-    max_leaves=10,
-)
+values = strategies.json_values(scalars, keys, max_leaves=10)
 leaves = st.one_of(
     st.sampled_from(
         [

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies import loader
+from tests import strategies
 from webhooks import clusterview, review, workflows
 
 # Hypothesis profiles (ci/deep) come from tests/conftest.py.
@@ -53,12 +54,8 @@ EXTRA_SPEC_FIELDS = sorted(
     }
 )  # fmt: skip
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
+json_values = strategies.json_values(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 )
 users = st.sampled_from(
     [OPERATOR, "system:serviceaccount:argo:argo", "alice", "", "system:serviceaccount:x:y"]
