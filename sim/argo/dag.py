@@ -254,9 +254,7 @@ def execute(
     inputs: list[Obj] | None = None,
 ) -> Obj:
     """Run (one reconcile of) a DAG template as node `name`; returns the DAG node."""
-    node = op.node(name) or op.init_node(
-        name, nodes.DAG, boundary_id, nodes.RUNNING, str(tmpl.get("name") or ""), holder=holder
-    )
+    node = op.container_node(name, nodes.DAG, tmpl, holder, boundary_id)
     if nodes.fulfilled(node["phase"]):
         return node
     dag = _Dag(op, name, tmpl, node, inputs or [])

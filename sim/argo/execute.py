@@ -116,6 +116,14 @@ class Operation:
         self.nodes[nid] = node
         return node
 
+    def container_node(
+        self, name: str, type_: str, tmpl: Obj, holder: Obj, boundary_id: str | None
+    ) -> Obj:
+        """The DAG or Steps node `name`: the existing one, or a new Running one."""
+        return self.node(name) or self.init_node(
+            name, type_, boundary_id, nodes.RUNNING, str(tmpl.get("name") or ""), holder=holder
+        )
+
     def mark(self, node: Obj, phase: str, message: str | None = None) -> Obj:
         """Set a node's phase (and message); a fulfilled node gets its finishedAt."""
         node["phase"] = phase

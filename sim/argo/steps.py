@@ -99,9 +99,7 @@ def execute(
     inputs: list[Obj] | None = None,
 ) -> Obj:
     """Run (one reconcile of) a steps template as node `name`; returns the Steps node."""
-    node = op.node(name) or op.init_node(
-        name, nodes.STEPS, boundary_id, nodes.RUNNING, str(tmpl.get("name") or ""), holder=holder
-    )
+    node = op.container_node(name, nodes.STEPS, tmpl, holder, boundary_id)
     if nodes.fulfilled(node["phase"]):
         return node
     scope = op.scope(inputs or [])

@@ -11,7 +11,8 @@ import copy
 import http.client
 import ssl
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ EXAMPLES = REPO / "deploy" / "examples"
 def state_objects() -> list[dict[str, Any]]:
     """The example cluster state and the shipped WorkflowTemplate library."""
     return builders.example_objects()
+
+
+def eventually(check: Callable[[], Any], what: str, attempts: int = 1000) -> Any:
+    """Poll `check` (every 10 ms, bounded) until it is truthy; its value."""
+    for _ in range(attempts):
+        value = check()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
 
 
 def review_json(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,6 @@ WFT = {
     "metadata": {"name": "custom-migration", "namespace": "org-myteam"},
     "spec": {"entrypoint": "main", "templates": [{"name": "main", "suspend": {}}]},
 }
-
-
-def eventually(check: Callable[[], Any], what: str, attempts: int = 1000) -> Any:
-    """Poll `check` (every 10 ms, bounded) until it is truthy."""
-    for _ in range(attempts):
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture
@@ -83,7 +73,7 @@ def _expected(objects: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 def test_initial_sync_fills_the_index_and_target_kinds(fake, live) -> None:
     assert live.synced is False
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     assert _names(live.index) == _expected(sf.state_objects())
     target = live.index.get(
         "apps.vworkspace.io", "ApplicationInstance", "org-myteam", "nextcloud-myteam"
@@ -108,7 +98,7 @@ def test_readiness_flips_only_after_sync(fake, live, tls_dir) -> None:
         _, _, body = srv.post("/validate/operations", sf.review_json(op))
         assert orjson.loads(body)["response"]["status"]["code"] == 503
         fake.hold_lists.set()
-        eventually(lambda: live.synced, "sync")
+        sf.eventually(lambda: live.synced, "sync")
         assert srv.health("/readyz")[0] == 200
         _, _, body = srv.post("/validate/operations", sf.review_json(op))
         assert orjson.loads(body)["response"]["allowed"] is True
@@ -116,7 +106,7 @@ def test_readiness_flips_only_after_sync(fake, live, tls_dir) -> None:
 
 def test_added_workflow_template_becomes_visible_to_admission(fake, live, tls_dir) -> None:
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     op = manifests.load([sf.EXAMPLES / "operation.yaml"])[0]
     op["spec"]["parameters"]["template"] = "custom-migration"
     state = sf.make_state(view=live.index, ready=lambda: live.synced)
@@ -124,7 +114,7 @@ def test_added_workflow_template_becomes_visible_to_admission(fake, live, tls_di
         _, _, body = srv.post("/validate/operations", sf.review_json(op))
         assert orjson.loads(body)["response"]["status"]["reason"] == "TemplateNotFound"
         fake.upsert(WFT)
-        eventually(
+        sf.eventually(
             lambda: live.index.get(
                 "argoproj.io", "WorkflowTemplate", "org-myteam", "custom-migration"
             ),
@@ -133,7 +123,7 @@ def test_added_workflow_template_becomes_visible_to_admission(fake, live, tls_di
         _, _, body = srv.post("/validate/operations", sf.review_json(op))
         assert orjson.loads(body)["response"]["allowed"] is True
         fake.delete(WFT)
-        eventually(
+        sf.eventually(
             lambda: live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "custom-migration")
             is None,
             "the deleted WorkflowTemplate gone",
@@ -143,12 +133,12 @@ def test_added_workflow_template_becomes_visible_to_admission(fake, live, tls_di
 
 def test_modified_object_replaces_the_old_one(fake, live) -> None:
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     changed = copy.deepcopy(WFT)
     fake.upsert(changed)
     changed["spec"]["entrypoint"] = "other"
     fake.upsert(changed)
-    eventually(
+    sf.eventually(
         lambda: (live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "custom-migration") or {})
         .get("spec", {}).get("entrypoint") == "other",
         "the MODIFIED event applied",
@@ -157,9 +147,9 @@ def test_modified_object_replaces_the_old_one(fake, live) -> None:
 
 def test_410_gone_triggers_a_relist(fake, live) -> None:
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     fake.upsert(WFT)
-    eventually(
+    sf.eventually(
         lambda: live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "custom-migration"),
         "the WorkflowTemplate",
     )
@@ -167,7 +157,7 @@ def test_410_gone_triggers_a_relist(fake, live) -> None:
     # can notice.
     fake.delete_silently(WFT)
     fake.compact_and_drop_watches()
-    eventually(
+    sf.eventually(
         lambda: (
             live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "custom-migration")
             is None
@@ -182,7 +172,7 @@ def test_410_gone_triggers_a_relist(fake, live) -> None:
 def test_list_errors_back_off_and_recover(fake, live) -> None:
     fake.fail_lists["/apis/argoproj.io/v1alpha1/clusterworkflowtemplates"] = 2
     live.start()
-    eventually(lambda: live.synced, "sync despite two failed lists")
+    sf.eventually(lambda: live.synced, "sync despite two failed lists")
     text = live.metrics.exposition().decode()  # type: ignore[union-attr]
     assert 'opgate_cache_errors_total{kind="ClusterWorkflowTemplate"} 2.0' in text
     lists = [
@@ -194,11 +184,11 @@ def test_list_errors_back_off_and_recover(fake, live) -> None:
 
 def test_watch_uses_resource_version_and_bookmarks(fake, live) -> None:
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     reflector = live._reflectors[kinds.WORKFLOW_TEMPLATE.key]
     listed = int(reflector.resource_version)
     fake.upsert({**WFT, "metadata": {"name": "other", "namespace": "org-x"}})
-    eventually(lambda: int(reflector.resource_version) > listed, "resourceVersion advanced")
+    sf.eventually(lambda: int(reflector.resource_version) > listed, "resourceVersion advanced")
     watches = [r for r in fake.requests if "watch=true" in r and "workflowtemplates" in r]
     assert watches and all("allowWatchBookmarks=true" in w for w in watches)
     assert any(f"resourceVersion={listed}" in w for w in watches)
@@ -206,12 +196,12 @@ def test_watch_uses_resource_version_and_bookmarks(fake, live) -> None:
     crd = live._reflectors[kinds.CRD.key]
     before = int(crd.resource_version)
     fake.upsert({**WFT, "metadata": {"name": "third", "namespace": "org-x"}})
-    eventually(lambda: int(crd.resource_version) > before, "a bookmark moved the CRD reflector")
+    sf.eventually(lambda: int(crd.resource_version) > before, "a bookmark moved the CRD reflector")
 
 
 def test_stop_ends_every_thread(fake, live) -> None:
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     threads = [r._thread for r in live._reflectors.values()]
     live.stop()
     assert not any(t.is_alive() for t in threads)
@@ -237,7 +227,7 @@ def test_connect_without_credentials_says_what_to_pass(tmp_path, monkeypatch) ->
 def test_relist_never_hides_an_object_that_stays(fake, live) -> None:
     """While a relist replaces a kind, readers keep seeing the objects present before and after."""
     live.start()
-    eventually(lambda: live.synced, "sync")
+    sf.eventually(lambda: live.synced, "sync")
     reflector = live._reflectors[kinds.CLUSTER_WORKFLOW_TEMPLATE.key]
     seen_missing = []
     index = live.index

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,6 @@ WFT = {
 }
 
 
-def eventually(check: Callable[[], Any], what: str, attempts: int = 1000) -> Any:
-    for _ in range(attempts):
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 @pytest.fixture
 def sim_api(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
     cluster = store.Store(seed=1)
@@ -56,7 +46,7 @@ def test_live_view_syncs_and_follows_the_simulator(sim_api) -> None:
     live = cache.LiveView(api, watch_seconds=2)
     try:
         live.start()
-        eventually(lambda: live.synced, "sync against the simulator")
+        sf.eventually(lambda: live.synced, "sync against the simulator")
         for obj in sf.state_objects():
             key = kinds.key_of(obj)
             if key in {k.key for k in kinds.VIEW_KINDS}:
@@ -66,12 +56,12 @@ def test_live_view_syncs_and_follows_the_simulator(sim_api) -> None:
             "apps.vworkspace.io", "ApplicationInstance", "org-myteam", "nextcloud-myteam"
         )
         cluster.create(WFT)
-        eventually(
+        sf.eventually(
             lambda: live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "from-the-sim"),
             "a WorkflowTemplate created in the simulator",
         )
         cluster.delete("argoproj.io", "WorkflowTemplate", "org-myteam", "from-the-sim")
-        eventually(
+        sf.eventually(
             lambda: (
                 live.index.get("argoproj.io", "WorkflowTemplate", "org-myteam", "from-the-sim")
                 is None
