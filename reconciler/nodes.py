@@ -71,7 +71,8 @@ def node_name(node_id: str, node: Obj) -> str:
 
 
 def _is_step(node: Obj) -> bool:
-    return node.get("type") in STEP_NODE_TYPES
+    type_ = node.get("type")
+    return isinstance(type_, str) and type_ in STEP_NODE_TYPES
 
 
 def active_node(workflow: Obj) -> str | None:

@@ -32,7 +32,8 @@ WORKFLOW_PHASE = {
     nodes.FAILED: "Failed",
     nodes.ERROR: "Error",
 }
-TERMINAL = frozenset({"Succeeded", "Failed", "Error"})
+# A tuple: membership of a malformed (maybe unhashable) phase must not raise.
+TERMINAL = ("Succeeded", "Failed", "Error")
 
 
 def is_terminal(workflow: Obj) -> bool:

@@ -34,7 +34,8 @@ SKIPPED_TYPE = "Skipped"
 SUSPEND = "Suspend"
 
 # Types whose progress is counted directly (workflow/progress `executable`).
-EXECUTABLE = frozenset({POD, SUSPEND, "Container", "HTTP", "Plugin"})
+# A tuple: membership of a malformed (maybe unhashable) node type must not raise.
+EXECUTABLE = (POD, SUSPEND, "Container", "HTTP", "Plugin")
 
 # FNV-1a 32-bit parameters (Go's hash/fnv New32a).
 _FNV_OFFSET = 0x811C9DC5

@@ -440,8 +440,8 @@ def node_graphs(draw: st.DrawFn) -> dict[str, Any]:
         n: dict[str, Any] = {
             "id": node_id,
             "name": f"wf.{node_id}",
-            "type": draw(st.sampled_from(NODE_TYPES) | st.text(max_size=5)),
-            "phase": draw(st.sampled_from(NODE_PHASES) | st.text(max_size=5)),
+            "type": draw(st.sampled_from(NODE_TYPES) | st.text(max_size=5) | json_values),
+            "phase": draw(st.sampled_from(NODE_PHASES) | st.text(max_size=5) | json_values),
         }
         for key, strategy in (
             ("displayName", st.text(max_size=12)),

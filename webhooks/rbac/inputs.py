@@ -31,7 +31,8 @@ RBAC_KINDS = frozenset(k.kind for k, _ in RBAC_LISTS)
 # Where `kubectl apply` puts a namespaced manifest that names no namespace (the context's
 # namespace, `default` unless configured): a Role/RoleBinding template is reviewed there.
 DEFAULT_NAMESPACE = "default"
-NAMESPACED_RBAC = frozenset({"Role", "RoleBinding"})
+# Tuples, not sets: membership of an untrusted (maybe unhashable) value must not raise.
+NAMESPACED_RBAC = ("Role", "RoleBinding")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
