@@ -147,7 +147,7 @@ def _bounded(node: Any) -> Any:
 
 def _fast(translated: Obj) -> Any:
     """A jsonschema-rs validator accepting exactly what the reference accepts, or None."""
-    if schemas.fast_validators is None:
+    if schemas.fast_validators is None or not schemas.fast_agrees(translated):
         return None
     string_formats = {
         name: check for name, (check, _) in FORMATS.checkers.items() if name not in _INT_BOUNDS

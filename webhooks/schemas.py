@@ -85,11 +85,9 @@ class Compiled:
 
 
 def _fast(schema: Any) -> Any:
-    """A jsonschema-rs validator, only for schemas whose $refs are all local (it would try to
-    fetch remote ones); None when unavailable or when it refuses the schema."""
-    if fast_validators is None or not isinstance(schema, dict):
-        return None
-    if any(not ref.startswith("#") for _, ref in _refs(schema, [])):
+    """A jsonschema-rs validator where it agrees with jsonschema (`fast_agrees`); None when
+    unavailable or when it refuses the schema."""
+    if fast_validators is None or not isinstance(schema, dict) or not fast_agrees(schema):
         return None
     try:
         return fast_validators.Draft202012Validator(schema)
@@ -210,17 +208,35 @@ def instance_causes(checker: Any, instance: Any, prefix: str) -> list[decisions.
     return sorted(unique.values(), key=lambda c: (c.field, c.message))
 
 
-def _refs(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
-    """Every `$ref` in a schema with its path (values of `enum`/`const`/`default` are data)."""
+def _keywords(node: Any, path: list[Any], keyword: str) -> Iterator[tuple[list[Any], Any]]:
+    """Every use of `keyword` in a schema with its path and value (values of
+    `enum`/`const`/`default`/`examples` are data, not schemas)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
+            if key == keyword:
                 yield [*path, key], value
             elif key not in ("enum", "const", "default", "examples"):
-                yield from _refs(value, [*path, key])
+                yield from _keywords(value, [*path, key], keyword)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _refs(value, [*path, index])
+            yield from _keywords(value, [*path, index], keyword)
+
+
+def _refs(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """Every `$ref` in a schema with its path."""
+    return ((where, ref) for where, ref in _keywords(node, path, "$ref") if isinstance(ref, str))
+
+
+def fast_agrees(schema: Any) -> bool:
+    """Whether jsonschema-rs gives jsonschema's verdicts on this schema: every `$ref` local (it
+    would fetch remote ones) and every `multipleOf` an integer (jsonschema divides floats, so
+    0.07 is not a multiple of 0.01 there; jsonschema-rs says it is)."""
+    if any(not ref.startswith("#") for _, ref in _refs(schema, [])):
+        return False
+    return all(
+        isinstance(m, int) and not isinstance(m, bool)
+        for _, m in _keywords(schema, [], "multipleOf")
+    )
 
 
 def _ref_causes(schema: dict[str, Any], prefix: str) -> list[decisions.Cause]:

@@ -12,11 +12,12 @@ A Workflow is *managed* when it (or, on UPDATE, its old version) carries the lab
    fields the reconciler writes (no inline `templates`, `podSpecPatch`, `templateDefaults`,
    `hooks`, `volumes`, `podGC`, `executor`, ... and argument parameters carry plain values).
    -> `WorkflowNotAllowed` (403).
-3. Its `serviceAccountName` is the runner SA, the operator's own SA never runs a Workflow, and
+3. Its `serviceAccountName` is a runner SA (the policy's, or one an OperationTemplate names in
+   `spec.workflow.serviceAccountName`), the operator's own SA never runs a Workflow, and
    the template it references picks no other SA for any pod (a template-level
    `serviceAccountName`, an `executor`, a `podSpecPatch`).
    -> `ServiceAccountNotAllowed` (403).
-4. A Workflow that is not managed may not name the runner SA (nor the operator's SA) anywhere it
+4. A Workflow that is not managed may not name a runner SA (nor the operator's SA) anywhere it
    can pick a pod's service account, including through the WorkflowTemplate it references and
    the templates its steps and tasks call by `templateRef`, so nobody borrows the runner's
    rights. Templates absent from the cluster view are not judged (Argo fails such Workflows). On UPDATE only newly introduced names count, so the Argo
@@ -34,7 +35,7 @@ from typing import Any
 import yaml
 
 from policies import model
-from webhooks import clusterview, decisions, errors, kinds, review
+from webhooks import clusterview, decisions, errors, kinds, resolve, review
 
 MANAGED_BY_LABEL = "app.vworkspace.io/managed-by"
 # The labels that tie a Workflow to its Operation (DESIGN "Reconciler"); only the operator sets them.
@@ -93,6 +94,25 @@ def label_path(key: str) -> str:
 def is_managed(obj: dict[str, Any] | None, policy: model.Policy) -> bool:
     """Whether a Workflow carries the operator's managed-by label."""
     return _labels(obj).get(MANAGED_BY_LABEL) == policy.managed_by
+
+
+def runner_names(view: clusterview.ClusterView, policy: model.Policy) -> tuple[str, ...]:
+    """The runner service accounts, sorted: the policy's, and each one an OperationTemplate
+    names in `spec.workflow.serviceAccountName` (the operator's own SA never counts)."""
+
+    def collect() -> tuple[str, ...]:
+        group, kind = kinds.OPERATION_TEMPLATE.key
+        named = {
+            resolve.runner_service_account(optemplate, policy.runner_sa_name)
+            for optemplate in view.list(group, kind)
+        }
+        return tuple(sorted((named - {policy.operator_sa.name}) | {policy.runner_sa_name}))
+
+    return view.memoized(
+        ("runner-names", policy.runner_sa_name, policy.operator_sa.name),
+        collect,
+        depends=(kinds.OPERATION_TEMPLATE.key,),
+    )
 
 
 def _forbidden(field: str, message: str) -> decisions.Cause:
@@ -214,37 +234,35 @@ def _managed_findings(
         findings.append(Finding(WORKFLOW_NOT_ALLOWED, message, tuple(shape)))
     sa = spec.get("serviceAccountName")
     field = "spec.serviceAccountName"
+    runners = runner_names(view, policy)
+    listed = ", ".join(runners)
     if sa == operator.name and namespace == operator.namespace:
         message = (
             f"{SERVICE_ACCOUNT_NOT_ALLOWED}: the operator's own service account "
-            f"{operator.namespace}/{operator.name} never runs a Workflow; "
-            f"use {policy.runner_sa_name}"
+            f"{operator.namespace}/{operator.name} never runs a Workflow; use a runner: {listed}"
         )
         findings.append(
             Finding(SERVICE_ACCOUNT_NOT_ALLOWED, message, (_forbidden(field, "operator's SA"),))
         )
-    elif sa != policy.runner_sa_name:
+    elif sa not in runners:
         message = (
-            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs as "
-            f"{policy.runner_sa_name}, not {sa!r}"
+            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs as a runner service account "
+            f"(the policy's or one an OperationTemplate names: {listed}), not {sa!r}"
         )
         findings.append(
             Finding(
                 SERVICE_ACCOUNT_NOT_ALLOWED,
                 message,
-                (_forbidden(field, f"must be {policy.runner_sa_name}"),),
+                (_forbidden(field, f"must be one of: {listed}"),),
             )
         )
-    borrowed = [
-        acc
-        for acc in pod_accounts(spec, view, namespace)
-        if acc.via and acc.value != policy.runner_sa_name
-    ]
+    borrowed = [acc for acc in pod_accounts(spec, view, namespace) if acc.via and acc.value != sa]
     if borrowed:
         where = "; ".join(f"{acc.value!r} at {acc.via}" for acc in borrowed)
         message = (
-            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs every pod as "
-            f"{policy.runner_sa_name}, but its template picks another service account: {where}"
+            f"{SERVICE_ACCOUNT_NOT_ALLOWED}: a managed Workflow runs every pod as its "
+            f"spec.serviceAccountName {sa!r}, but its template picks another service account: "
+            f"{where}"
         )
         picked = tuple(
             _forbidden(acc.field, f"{acc.via} runs as {acc.value!r}") for acc in borrowed
@@ -384,7 +402,7 @@ def _unmanaged_findings(
     policy: model.Policy,
     namespace: str,
 ) -> list[Finding]:
-    reserved = {policy.runner_sa_name}
+    reserved = set(runner_names(view, policy))
     if namespace == policy.operator_sa.namespace:
         reserved.add(policy.operator_sa.name)
     hits = _reserved_names(_dict(request.object), view, namespace, reserved)
@@ -394,7 +412,8 @@ def _unmanaged_findings(
         return []
     causes = tuple(_forbidden(field, why) for field, why in sorted(hits))
     message = (
-        f"{SERVICE_ACCOUNT_NOT_ALLOWED}: {policy.runner_sa_name} runs only Workflows the operator "
+        f"{SERVICE_ACCOUNT_NOT_ALLOWED}: the reserved service accounts "
+        f"({', '.join(sorted(reserved))}) run only Workflows the operator "
         f"creates from Operations (label {MANAGED_BY_LABEL}={policy.managed_by}); this Workflow "
         f"would run as a reserved service account at {', '.join(c.field for c in causes)}; "
         "use another service account or create an Operation"

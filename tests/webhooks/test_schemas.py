@@ -20,6 +20,7 @@ scalars = (
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0.07, 0.3, 1.1, 6, 6.0])
     | st.text(max_size=6)
 )
 values = strategies.json_values(scalars, keys, max_leaves=10)
@@ -29,6 +30,8 @@ leaves = st.one_of(
             {"type": "string"},
             {"type": "integer"},
             {"type": "number", "multipleOf": 0.5},
+            {"type": "number", "multipleOf": 0.01},
+            {"type": "number", "multipleOf": 3},
             {"type": "boolean"},
             {"type": "null"},
             {"type": ["string", "integer"]},
@@ -75,7 +78,7 @@ def rooted(schema: dict[str, Any]) -> dict[str, Any]:
 def test_fast_path_agrees_with_jsonschema(schema, instance):
     compiled = schemas.validator(schema)
     reference = jsonschema.Draft202012Validator(schema).is_valid(instance)
-    assert compiled.fast is not None
+    assert (compiled.fast is not None) == schemas.fast_agrees(schema)
     try:
         fast = compiled.fast.is_valid(instance)
     except Exception:  # the compiled side may refuse an instance: the reference then decides
@@ -88,3 +91,15 @@ def test_fast_path_agrees_with_jsonschema(schema, instance):
 def test_remote_refs_never_reach_the_fast_path():
     assert schemas.validator({"$ref": "https://example.invalid/s.json"}).fast is None
     assert schemas.validator({"$defs": {"a": {}}, "$ref": "#/$defs/a"}).fast is not None
+
+
+@given(
+    multiple=st.sampled_from([0.01, 0.1, 0.5, 2, 3]),
+    instance=st.sampled_from([0.07, 0.3, 1.1, 6, 6.0, 7]) | st.floats(-100, 100),
+)
+def test_the_verdict_on_multiple_of_is_jsonschemas(multiple, instance):
+    """jsonschema divides floats (0.07 is no multiple of 0.01 there); jsonschema-rs does not,
+    so a fractional multipleOf keeps the fast path out."""
+    schema = {"type": "number", "multipleOf": multiple}
+    reference = jsonschema.Draft202012Validator(schema).is_valid(instance)
+    assert (list(schemas.validator(schema).iter_errors(instance)) == []) == reference

@@ -421,7 +421,8 @@ def test_nobody_borrows_the_runner(spec: dict[str, Any], field: str) -> None:
         403,
     )
     assert field in fields(decision)
-    assert decision.message.startswith(f"ServiceAccountNotAllowed: {RUNNER} runs only Workflows")
+    assert decision.message.startswith("ServiceAccountNotAllowed: the reserved service accounts (")
+    assert f"({RUNNER}) run only Workflows the operator creates" in decision.message
 
 
 def test_the_workflow_overriding_a_templates_service_account_is_allowed() -> None:
@@ -626,3 +627,32 @@ def test_the_handler_routes_workflows_to_the_guard() -> None:
     assert handler.handle(
         "/validate/workflows", review.request_review(MANAGED, username=OPERATOR), VIEW, POLICY
     ).allowed
+
+
+CUSTOM_RUNNER_TEMPLATE = {
+    "apiVersion": "ops.vworkspace.io/v1alpha1",
+    "kind": "OperationTemplate",
+    "metadata": {"name": "custom-runner-migration"},
+    "spec": {
+        "type": "Migration",
+        "engine": "workflow",
+        "workflow": {"serviceAccountName": "custom-runner"},
+    },
+}
+
+
+def test_a_runner_an_operation_template_names_runs_managed_workflows_and_is_reserved() -> None:
+    """DESIGN lets an OperationTemplate pick its runner: the guard admits the Workflow the
+    reconciler materializes with it, and keeps every other Workflow off it."""
+    view = clusterview.ClusterIndex([BORROWING_TEMPLATE, CUSTOM_RUNNER_TEMPLATE])
+    assert workflows.runner_names(view, POLICY) == tuple(sorted(["custom-runner", RUNNER]))
+    assert decide(managed(serviceAccountName="custom-runner"), view=view).allowed
+    elsewhere = decide(managed(serviceAccountName="someone-else"), view=view)
+    assert elsewhere.reason == "ServiceAccountNotAllowed"
+    assert "custom-runner" in elsewhere.message
+    obj = plain(serviceAccountName="custom-runner")
+    borrowed = decide(obj, user=ALICE, view=view)
+    assert (borrowed.allowed, borrowed.reason) == (False, "ServiceAccountNotAllowed")
+    assert decide(obj, user=ALICE).allowed  # without that template, custom-runner is anyone's
+    view.delete(CUSTOM_RUNNER_TEMPLATE)
+    assert decide(obj, user=ALICE, view=view).allowed
