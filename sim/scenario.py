@@ -63,6 +63,11 @@ OUTCOME_KEYS = frozenset(
     {"phase", "message", "exitCode", "result", "duration", "creates", "parameters"}
 )
 EXPECT_KINDS = ("operation", "workflow", "object")
+# The phases an expectation may name (Operation phases; Argo's Workflow phases).
+PHASES = {
+    "operation": ("Pending", "Running", "Succeeded", "Failed"),
+    "workflow": ("Pending", "Running", "Succeeded", "Failed", "Error"),
+}
 
 
 class ScenarioError(webhook_errors.OpgateError):
@@ -252,11 +257,20 @@ class _Reader:
                 raise self.fail(where, f"each expectation is one of: {', '.join(EXPECT_KINDS)}")
             kind, args = next(iter(data.items()))
             args = self.mapping(args, f"{where}.{kind}")
-            for key in ("name",) + (("apiVersion", "kind") if kind == "object" else ()):
+            required = ("name", "apiVersion", "kind") if kind == "object" else ("namespace", "name")
+            for key in required:
                 self.text(args.get(key), f"{where}.{kind}.{key}")
             for key in ("conditions", "nodes", "fields"):
                 if key in args:
                     self.mapping(args[key], f"{where}.{kind}.{key}")
+            if "exists" in args and not isinstance(args["exists"], bool):
+                raise self.fail(f"{where}.{kind}.exists", "must be true or false")
+            phases = PHASES.get(kind, ())
+            if "phase" in args and args["phase"] not in phases:
+                raise self.fail(
+                    f"{where}.{kind}.phase",
+                    f"unsupported value {args['phase']!r}: use one of {', '.join(phases)}",
+                )
             out.append(Expectation(kind, args, f"{where}.{kind}"))
         return tuple(out)
 

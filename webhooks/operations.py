@@ -26,7 +26,14 @@ class CheckResult:
 
 
 def _failure_text(failure: checks.Failure) -> str:
-    return f"{failure.reason}: {failure.message}"
+    """A warning for a failure in `warn` mode: the reason and message when they fit in a
+    warning (120 characters), else the reason and the first field error, field first."""
+    text = f"{failure.reason}: {failure.message}"
+    if len(text) <= decisions.MAX_WARNING or not failure.causes:
+        return text
+    first = failure.causes[0]
+    more = f" (and {len(failure.causes) - 1} more)" if len(failure.causes) > 1 else ""
+    return f"{failure.reason}: {first.field}: {first.message}{more}"
 
 
 def run_checks(

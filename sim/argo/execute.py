@@ -323,7 +323,7 @@ class Operation:
             self.mark(parent, nodes.SUCCEEDED)
             return False
         deadline = self.deadline()
-        if deadline is not None and self.now > deadline:
+        if deadline is not None and self.now >= deadline:  # never a new attempt at the deadline
             when = deadline.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
             self.mark(parent, last["phase"], f"retry exceeded workflow deadline {when}")
             return False

@@ -3,7 +3,9 @@
 A pod step finishes at startedAt + its outcome's duration, with Argo's outputs (result, exitCode,
 declared output parameters) and messages (`main: Error (exit code N): ...`). A resource step
 creates its manifest, then waits for `successCondition` / `failureCondition`. Past the workflow's
-deadline, waiting pods and Suspend nodes fail with `Step exceeded its deadline`.
+deadline, waiting pods and Suspend nodes fail with `Step exceeded its deadline`; a pod that
+outlives its template's own `activeDeadlineSeconds` (the pod spec's, enforced by the kubelet)
+fails with the kubelet's `Pod was active on the node longer than the specified deadline`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 DEADLINE_MESSAGE = "Step exceeded its deadline"
+POD_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _RETRIED = re.compile(r"^(.*)\((\d+)\)$")
@@ -157,6 +160,17 @@ def finish_pod(
             op.world.create_object(substitute.substitute_data(obj, scope), action="apply")
 
 
+def pod_deadline(op: Operation, node: Obj, tmpl: Obj, started: dt.datetime) -> dt.datetime | None:
+    """When the kubelet kills the pod for its template's `activeDeadlineSeconds`, if that comes
+    before the workflow's own deadline (which then decides, with its own message)."""
+    seconds = parse_duration(tmpl.get("activeDeadlineSeconds"))
+    if seconds is None:
+        return None
+    at = started + dt.timedelta(seconds=seconds)
+    workflow = op.deadline()
+    return at if workflow is None or at < workflow else None
+
+
 def reconcile_pods(op: Operation) -> None:
     """Finish pods whose time is up, check resource conditions, expire timed suspensions."""
     for node in list(op.nodes.values()):
@@ -165,12 +179,19 @@ def reconcile_pods(op: Operation) -> None:
         started = nodes.parse_time(node.get("startedAt")) or op.now
         if node["type"] == nodes.POD:
             tmpl = op.template_of(node) or {}
+            killed = pod_deadline(op, node, tmpl, started)
             if "resource" in tmpl:
                 check_resource(op, node, tmpl)
+                if killed is not None and killed <= op.now and not nodes.fulfilled(node["phase"]):
+                    op.mark(node, nodes.FAILED, POD_DEADLINE_MESSAGE)
                 continue
             outcome = op.world.outcome(step_ref(op, node))
             end = started + dt.timedelta(seconds=max(0, outcome.duration))
-            if end <= op.now:
+            if killed is not None and killed < end:
+                if killed <= op.now:
+                    op.mark(node, nodes.FAILED, POD_DEADLINE_MESSAGE)
+                    node["finishedAt"] = nodes.timestamp(killed)
+            elif end <= op.now:
                 finish_pod(op, node, tmpl, outcome, end)
         elif nodes.is_active_suspend(node):
             seconds = suspend_seconds(op, node)
@@ -214,7 +235,11 @@ def pending_events(op: Operation) -> list[dt.datetime]:
         waiting = True
         started = nodes.parse_time(node.get("startedAt")) or op.now
         if node["type"] == nodes.POD:
-            if "resource" in (op.template_of(node) or {}):
+            tmpl = op.template_of(node) or {}
+            killed = pod_deadline(op, node, tmpl, started)
+            if killed is not None:
+                out.append(killed)
+            if "resource" in tmpl:
                 continue
             outcome = op.world.outcome(step_ref(op, node))
             out.append(started + dt.timedelta(seconds=max(0, outcome.duration)))

@@ -241,6 +241,43 @@ def test_deadline_fails_running_step_and_omits_the_rest() -> None:
     assert wf["status"]["finishedAt"] == "2026-05-28T12:01:00Z"
 
 
+def test_template_deadline_kills_the_pod_first_as_the_kubelet_does() -> None:
+    """A template's activeDeadlineSeconds becomes the pod's: the kubelet ends it first."""
+    tmpl = fx.script("s") | {"activeDeadlineSeconds": "30"}
+    wf = fx.workflow([fx.dag([{"name": "slow", "template": "s"}]), tmpl], deadline=600)
+    fx.run(wf, world.StaticWorld({"slow": world.Outcome(duration=100)}), step=1000)
+    slow = fx.by_display(wf)["slow"]
+    assert (slow["phase"], slow["finishedAt"]) == ("Failed", "2026-05-28T12:00:30Z")
+    assert slow["message"] == "Pod was active on the node longer than the specified deadline"
+    assert wf["status"]["phase"] == "Failed"
+
+
+def test_the_earlier_deadline_decides() -> None:
+    """With the workflow's deadline first, the step fails with the workflow's message."""
+    tmpl = fx.script("s") | {"activeDeadlineSeconds": 300}
+    wf = fx.workflow([fx.dag([{"name": "slow", "template": "s"}]), tmpl], deadline=60)
+    fx.run(wf, world.StaticWorld({"slow": world.Outcome(duration=600)}), step=30)
+    slow = fx.by_display(wf)["slow"]
+    assert (slow["message"], slow["finishedAt"]) == (
+        "Step exceeded its deadline",
+        "2026-05-28T12:01:00Z",
+    )
+    quick = fx.workflow([fx.dag([{"name": "slow", "template": "s"}]), tmpl], deadline=600)
+    fx.run(quick, world.StaticWorld({"slow": world.Outcome(duration=20)}), step=1000)
+    assert fx.by_display(quick)["slow"]["phase"] == "Succeeded"  # done well within both
+
+
+def test_no_retry_is_started_at_the_workflow_deadline() -> None:
+    tmpl = fx.script("s") | {"retryStrategy": {"limit": 3}}
+    wf = fx.workflow([fx.dag([{"name": "slow", "template": "s"}]), tmpl], deadline=30)
+    fx.run(wf, world.StaticWorld({"slow": world.Outcome(duration=100)}), step=1000)
+    n = fx.by_display(wf)
+    assert "slow(1)" not in n
+    assert n["slow(0)"]["message"] == "Step exceeded its deadline"
+    assert n["slow"]["message"] == "retry exceeded workflow deadline 2026-05-28 12:00:30 +0000 UTC"
+    assert wf["status"]["phase"] == "Failed"
+
+
 def test_resource_template_waits_for_success_condition() -> None:
     res = {
         "name": "snap",

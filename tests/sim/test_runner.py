@@ -99,7 +99,8 @@ def test_restart_and_set_and_timeline_expectations(tmp_path: Path) -> None:
         "  - advance: 3600\n"
         "expect:\n"
         f"  - operation: {{namespace: org-myteam, name: {OP}, phase: Failed,\n"
-        "      conditions: {Failed: {reason: WorkflowFailed, message: 'snapshot: Step exceeded its deadline'}}}\n",
+        "      conditions: {Failed: {reason: WorkflowFailed,\n"
+        "      message: 'snapshot: Pod was active on the node longer than the specified deadline'}}}\n",
     )
     result = runner.run(scen)
     assert [f.where for f in result.failures] == ["timeline[4].set"]

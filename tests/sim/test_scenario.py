@@ -45,6 +45,17 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("seed: x\n", "seed", "integer"),
         ("expect:\n  - pod: {name: x}\n", "expect[0]", "operation, workflow, object"),
         ("expect:\n  - object: {name: x}\n", "expect[0].object.apiVersion", "non-empty string"),
+        ("expect:\n  - workflow: {name: w}\n", "expect[0].workflow.namespace", "non-empty string"),
+        (
+            "expect:\n  - object: {apiVersion: v1, kind: C, name: c, exists: 'no'}\n",
+            "expect[0].object.exists",
+            "true or false",
+        ),
+        (
+            "expect:\n  - operation: {namespace: n, name: o, phase: Done}\n",
+            "expect[0].operation.phase",
+            "Pending, Running, Succeeded, Failed",
+        ),
         ("timeline:\n  - restartController: kube\n", "timeline[0].restartController", "argo"),
         ("a: [1\n", "line 2", "not valid YAML"),
         ("- 1\n", "(top level)", "expected a mapping"),
