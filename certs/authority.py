@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import re
 from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from certs import errors
 
 # kube-apiserver and cert-manager default to one year for serving certificates.
 DEFAULT_DAYS = 365
@@ -30,8 +33,28 @@ class Bundle:
     tls_key: bytes
 
 
+# A Service name is an RFC 1035 label, a namespace an RFC 1123 label (both at most 63).
+_SERVICE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# X.509 limits a commonName to 64 characters.
+MAX_COMMON_NAME = 64
+
+
 def dns_names(service: str, namespace: str, *, localhost: bool = False) -> list[str]:
-    """The DNS names kube-apiserver may use to reach a Service (plus `localhost` when asked)."""
+    """The DNS names kube-apiserver may use to reach a Service (plus `localhost` when asked).
+
+    Raises CertError for a service or namespace Kubernetes would not accept.
+    """
+    if not _SERVICE.match(service):
+        raise errors.CertError(
+            f"service {service!r} is not a valid Service name: at most 63 characters of lower "
+            "case letters, digits and '-', starting with a letter and ending with a letter or digit"
+        )
+    if not _NAMESPACE.match(namespace):
+        raise errors.CertError(
+            f"namespace {namespace!r} is not a valid namespace name: at most 63 characters of "
+            "lower case letters, digits and '-', starting and ending with a letter or digit"
+        )
     names = [
         service,
         f"{service}.{namespace}",
@@ -143,8 +166,11 @@ def generate(
     """A fresh CA and a serving certificate for `service.namespace` (and localhost/127.0.0.1)."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
-    ca_cert, ca_key = make_ca(f"opgate-ca ({service}.{namespace})", days=days * CA_DAYS_FACTOR)
     names = dns_names(service, namespace, localhost=localhost)
+    ca_name = f"opgate-ca ({service}.{namespace})"
+    if len(ca_name) > MAX_COMMON_NAME:
+        ca_name = "opgate-ca"
+    ca_cert, ca_key = make_ca(ca_name, days=days * CA_DAYS_FACTOR)
     ips = ["127.0.0.1"] if localhost else []
     cert, key = make_serving(ca_cert, ca_key, names, days=days, ips=ips)
     return reissued(ca_cert, ca_key, cert, key)

@@ -131,6 +131,9 @@ def parse_request(body: Any) -> AdmissionRequest:
     for field in ("object", "oldObject"):
         if req.get(field) is not None and not isinstance(req.get(field), dict):
             raise errors.MalformedReview(f"request.{field} must be an object or null")
+    if operation in ("CREATE", "UPDATE") and req.get("object") is None:
+        article = "an" if operation == "UPDATE" else "a"
+        raise errors.MalformedReview(f"request.object is required for {article} {operation}")
     user: dict[str, Any] = req["userInfo"] if isinstance(req.get("userInfo"), dict) else {}
     groups: list[Any] = user["groups"] if isinstance(user.get("groups"), list) else []
     username = user.get("username")

@@ -107,6 +107,9 @@ async def admit(request: web.Request) -> web.StreamResponse:
     state.active += 1
     try:
         response = await _admit(request, state, path)
+    except ConnectionResetError:  # the client went away mid-request: nobody to answer
+        log.debug("client closed the connection", extra={"webhook": path})
+        response = _error(400, "the client closed the connection")
     except Exception:  # the last line of defence: a clear error, never a traceback
         log.exception("unexpected failure answering a request", extra={"webhook": path})
         response = _error(400, "could not process this request; see opgate's logs")
@@ -117,8 +120,11 @@ async def admit(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _read(request: web.Request, path: str, mets: metrics.Metrics) -> Any:
-    """The decoded JSON body, or an HTTP error response."""
+async def _read(
+    request: web.Request, path: str, mets: metrics.Metrics, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
+    """The decoded JSON body, or an HTTP error response (408 when it is not all there within
+    the request's timeout: a stalled client must not hold a connection for ever)."""
     if request.content_type not in (JSON, "application/octet-stream") and request.content_type:
         mets.malformed.labels(path, "415").inc()
         return _error(415, f"Content-Type must be {JSON}, got {request.content_type}")
@@ -126,7 +132,16 @@ async def _read(request: web.Request, path: str, mets: metrics.Metrics) -> Any:
         mets.malformed.labels(path, "413").inc()
         return _error(413, f"request body of {request.content_length} bytes exceeds {MAX_BODY}")
     try:
-        body = await request.read()
+        if request.content.is_eof():  # the whole body is already here (the common case)
+            body = await request.read()
+        else:
+            async with asyncio.timeout(timeout):
+                body = await request.read()
+    except TimeoutError:
+        mets.malformed.labels(path, "408").inc()
+        return _error(
+            408, f"request body not received within the request's timeout of {timeout:g}s"
+        )
     except web.HTTPRequestEntityTooLarge:
         mets.malformed.labels(path, "413").inc()
         return _error(413, f"request body exceeds {MAX_BODY} bytes")
@@ -150,7 +165,7 @@ async def _admit(request: web.Request, state: State, path: str) -> web.StreamRes
     started = time.perf_counter()
     timeout = parse_timeout(request.query.get("timeout"))
     mets = state.metrics
-    doc = await _read(request, path, mets)
+    doc = await _read(request, path, mets, timeout)
     if isinstance(doc, web.StreamResponse):
         return doc
     try:
@@ -230,6 +245,7 @@ def _log_decision(
             code=decision.code,
             duration_ms=round(seconds * 1000, 3),
             dry_run=req.dry_run,
+            **({"warnings": list(decision.warnings)} if decision.warnings else {}),
         ),
     )
 

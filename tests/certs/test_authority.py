@@ -13,7 +13,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certs import authority
+from certs import authority, errors
 
 DNS_LABEL = st.from_regex(r"[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 
@@ -84,6 +84,33 @@ def test_dns_names_are_the_service_names(service: str, namespace: str, localhost
     ]
     assert ("localhost" in names) == localhost
     assert len(set(names)) == len(names) or service == "localhost"
+
+
+def test_the_longest_valid_names_get_a_certificate() -> None:
+    """63-character names are valid Kubernetes names; the CA's commonName stays within X.509's
+    64 characters."""
+    service, namespace = "s" + "e" * 62, "n" * 63
+    b = authority.generate(service, namespace, days=1)
+    ca = x509.load_pem_x509_certificate(b.ca_crt)
+    assert all(len(a.value) <= authority.MAX_COMMON_NAME for a in ca.subject)
+    leaf = x509.load_pem_x509_certificate(b.tls_crt)
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"{service}.{namespace}.svc" in san.get_values_for_type(x509.DNSName)
+
+
+@pytest.mark.parametrize(
+    ("service", "namespace", "problem"),
+    [
+        ("Bad_Name", "ns", "not a valid Service name"),
+        ("1svc", "ns", "not a valid Service name"),
+        ("s" * 64, "ns", "not a valid Service name"),
+        ("svc", "", "not a valid namespace name"),
+        ("svc", "a.b", "not a valid namespace name"),
+    ],
+)
+def test_names_kubernetes_would_refuse_are_refused(service: str, namespace: str, problem: str):
+    with pytest.raises(errors.CertError, match=problem):
+        authority.generate(service, namespace, days=1)
 
 
 def test_handshake_verifies_with_the_generated_ca(tmp_path, bundle: authority.Bundle) -> None:

@@ -46,3 +46,25 @@ def test_unserializable_values_are_stringified() -> None:
     out = _line(record)
     assert out["msg"] == "m a"
     assert out["obj"].startswith("<object object")
+
+
+def test_a_decision_admitted_with_warnings_logs_them() -> None:
+    from webhooks import decisions, review, server
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    server.log.addHandler(handler)
+    level = server.log.level
+    server.log.setLevel(logging.INFO)
+    try:
+        request = review.AdmissionRequest(uid="u1", operation="CREATE", kind="Operation")
+        warned = decisions.allowed(warnings=["TargetNotFound: spec.targetRef.name: Not found"])
+        server._log_decision("/validate/operations", request, warned, 0.001)
+        server._log_decision("/validate/operations", request, decisions.allowed(), 0.001)
+    finally:
+        server.log.removeHandler(handler)
+        server.log.setLevel(level)
+    first, second = (orjson.loads(x) for x in stream.getvalue().splitlines())
+    assert first["warnings"] == ["TargetNotFound: spec.targetRef.name: Not found"]
+    assert first["allowed"] is True and "warnings" not in second

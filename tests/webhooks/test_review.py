@@ -11,7 +11,12 @@ from webhooks import decisions, errors, review
 
 
 def body(**request):
-    req = {"uid": "abc", "operation": "CREATE", "kind": {"group": "g", "version": "v", "kind": "K"}}
+    req = {
+        "uid": "abc",
+        "operation": "CREATE",
+        "kind": {"group": "g", "version": "v", "kind": "K"},
+        "object": {},
+    }
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -48,6 +53,8 @@ def test_parse_request_reads_the_fields():
         (body(operation="PATCH"), "request.operation must be one of"),
         (body(kind="Operation"), "request.kind must be an object"),
         (body(object=[1]), "request.object must be an object"),
+        (body(object=None), "request.object is required for a CREATE"),
+        (body(operation="UPDATE", object=None), "request.object is required for an UPDATE"),
         (body(namespace=5), "request.namespace must be a string"),
     ],
 )

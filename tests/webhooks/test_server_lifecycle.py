@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,6 @@ def _refused(port: int) -> bool:
     return False
 
 
-def _poll(check: Any, what: str, attempts: int = 1000) -> None:
-    for _ in range(attempts):
-        if check():
-            return
-        import time
-
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 def test_in_process_shutdown_finishes_requests_in_flight(tls_dir: Path) -> None:
     srv = sf.Running(sf.make_state(), tls_dir, grace=20)
     with srv:
@@ -102,10 +93,10 @@ def test_in_process_shutdown_finishes_requests_in_flight(tls_dir: Path) -> None:
             )
             for i in range(4)
         ]
-        _poll(lambda: srv.state.active == 4, "four requests in flight")
+        sf.eventually(lambda: srv.state.active == 4, "four requests in flight")
         assert "opgate_admission_requests_in_flight 4.0" in srv.health("/metrics")[1].decode()
         stopping = asyncio.run_coroutine_threadsafe(srv.server.stop(), srv.loop)
-        _poll(lambda: _refused(srv.port), "the listener closed")
+        sf.eventually(lambda: _refused(srv.port), "the listener closed")
         answers = [p.finish() for p in pending]
         stopping.result(30)
     for i, (status, body) in enumerate(answers):
@@ -146,7 +137,7 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
         assert match, banner
         port, health = int(match.group(1)), int(match.group(2))
         hint = proc.stdout.readline().decode()
-        assert f"curl --cacert {tls / 'ca.crt'}" in hint
+        assert f"trusting {tls / 'ca.crt'}" in hint
         status, _, body = sf.post(
             port, tls / "ca.crt", "/validate/operations", sf.review_json(_op(), uid="sub-1")
         )
@@ -180,7 +171,7 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
             orjson.dumps(sf.review_json(_op(), uid="sub-inflight")),
         )  # fmt: skip
         proc.send_signal(signal.SIGTERM)
-        _poll(lambda: _refused(port), "the listener closed after SIGTERM")
+        sf.eventually(lambda: _refused(port), "the listener closed after SIGTERM")
         status, body = pending.finish()
         assert status == 200
         assert orjson.loads(body)["response"]["uid"] == "sub-inflight"
@@ -276,7 +267,7 @@ def test_subprocess_serve_with_kubeconfig_is_ready_only_after_sync(tmp_path: Pat
         _, _, body = sf.post(port, tls / "ca.crt", "/validate/operations", review)
         assert orjson.loads(body)["response"]["status"]["code"] == 503
         fake.hold_lists.set()
-        _poll(lambda: readyz(health) == 200, "readyz after the initial sync")
+        sf.eventually(lambda: readyz(health) == 200, "readyz after the initial sync")
         _, _, body = sf.post(port, tls / "ca.crt", "/validate/operations", review)
         assert orjson.loads(body)["response"] == {"uid": "live-1", "allowed": True}
         proc.send_signal(signal.SIGTERM)
@@ -295,3 +286,19 @@ def test_serve_with_no_flags_names_every_missing_one(monkeypatch, capsys) -> Non
     assert "--cluster-state PATH" in err and "--kubeconfig PATH" in err and "--tls-dir DIR" in err
     assert cli.main(["serve", "--cluster-state", str(sf.EXAMPLES / "cluster-state")]) == 2
     assert "--tls-dir DIR is required" in capsys.readouterr().err
+
+
+def test_a_stalled_body_is_408_within_the_request_timeout(tls_dir: Path) -> None:
+    """A client that stops sending half way gets a 408 once the request's timeout has passed
+    and the server keeps answering others."""
+    with sf.Running(sf.make_state(), tls_dir) as srv:
+        body = orjson.dumps(sf.review_json(_op(), uid="stalled"))
+        stalled = Pending(srv.port, tls_dir / "ca.crt", "/validate/operations?timeout=1s", body)
+        started = time.monotonic()
+        answer = stalled.sock.recv(65536)  # the answer comes before the connection lingers shut
+        assert time.monotonic() - started < 8
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b"timeout of 1s" in answer or b"timeout of 1s" in stalled.sock.recv(65536)
+        stalled.sock.close()
+        status, _, _ = srv.post("/validate/operations", sf.review_json(_op(), uid="next"))
+        assert status == 200

@@ -66,12 +66,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--grace-period",
-        type=float,
+        type=_seconds,
         default=server.DEFAULT_GRACE,
         metavar="SECONDS",
         help="on SIGTERM, how long requests in flight may take (default: %(default)s)",
     )
     parser.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,17 +182,12 @@ async def _serve(
     return 0
 
 
-# Where the README keeps the example AdmissionReview of deploy/examples/operation.yaml.
-EXAMPLE_REVIEW = Path("deploy/examples/review.json")
-
-
 def _announce(args: argparse.Namespace, port: int, health: int) -> None:
     host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1", "::") else args.host
     ca = args.tls_dir / "ca.crt"
-    review = EXAMPLE_REVIEW if EXAMPLE_REVIEW.is_file() else Path("review.json")
     print(f"opgate: serving admission on https://{host}:{port} (health: http://{host}:{health})")
     print(
-        f"  try: curl --cacert {ca} -H 'Content-Type: application/json' "
-        f"--data @{review} https://{host}:{port}/validate/operations",
+        f"  POST AdmissionReview v1 JSON to https://{host}:{port}/validate/operations (and the "
+        f"other webhook paths), trusting {ca}; `make demo` writes an example review and curl line",
         flush=True,
     )
