@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.sim import argofixtures as fx
 from webhooks import cli
@@ -86,6 +87,55 @@ def test_explain_json_for_an_admitted_operation(capsys: pytest.CaptureFixture[st
     assert body["decision"]["allowed"] is True
     assert [c["outcome"] for c in body["checks"]][:2] == ["pass", "pass"]
     assert len(body["checks"]) >= 8
+
+
+def test_explain_lists_the_checks_a_failure_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = fx.REPO / "deploy/examples/bad/04-target-not-found.yaml"
+    assert cli.main(["simulate", "--explain", str(bad), "-o", "json", *STATE]) == 1
+    body = json.loads(capsys.readouterr().out)
+    outcomes = {c["check"]: c["outcome"] for c in body["checks"]}
+    assert outcomes["TargetNotFound"] == "fail"
+    assert outcomes["ParametersInvalid"] == outcomes["ServiceAccountNotAllowed"] == "not-run"
+    assert len(body["checks"]) == 8
+
+
+def test_explain_judges_an_operation_already_in_the_cluster_as_an_update(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    changed = fx.REPO / "deploy/examples/bad/09-field-immutable.yaml"
+    assert cli.main(["simulate", "--explain", str(changed), "-o", "json", *STATE]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["decision"]["operation"] == "UPDATE"
+    assert body["decision"]["reason"] == "FieldImmutable"
+    last = body["checks"][-1]
+    assert (last["check"], last["outcome"], last["code"]) == ("FieldImmutable", "fail", 422)
+    assert last["message"].startswith("spec of Operation ")
+
+
+def test_explain_shows_the_defaults_the_mutating_webhook_adds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    op = yaml.safe_load((fx.REPO / "deploy/examples/operation.yaml").read_text())
+    del op["spec"]["engine"]
+    path = tmp_path / "op.yaml"
+    path.write_text(yaml.safe_dump(op))
+    assert cli.main(["simulate", "--explain", str(path), "-o", "json", *STATE]) == 0
+    patch = json.loads(capsys.readouterr().out)["decision"]["patch"]
+    assert {"op": "add", "path": "/spec/engine", "value": "workflow"} in patch
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--explain", "x.yaml", "s.yaml"], "not both"),
+        (["s.yaml", "--cluster-state", "c"], "--cluster-state goes with --explain"),
+    ],
+)
+def test_explain_flags_that_would_be_ignored_are_errors(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["simulate", *argv]) == 2
+    assert problem in capsys.readouterr().err
 
 
 def test_progress_bar_only_on_a_terminal() -> None:

@@ -8,6 +8,7 @@ The simulator is imported lazily: only this command pays for it.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from typing import Any
 
@@ -26,7 +27,14 @@ def register(subparsers: Any) -> None:
         description=(
             "Run YAML scenarios through an in-memory cluster with the apiserver's admission "
             "chain, the reconciler and a fake Argo controller, and check their expectations. "
-            "See sim/scenarios/README.md for the format."
+            "The scenario format is documented in sim/scenarios/README.md of the opgate "
+            "repository; the shipped scenarios there are examples. With --explain OPERATION_FILE "
+            "--cluster-state PATH, print each admission check for one Operation instead."
+        ),
+        epilog=(
+            "exit codes: 0 every expectation held (--explain: admitted); 1 an expectation "
+            "failed (--explain: denied); 2 a bad scenario, file or flag (the file, the path in "
+            "it and what is wrong)"
         ),
     )
     parser.add_argument(
@@ -60,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     if args.explain:
         return _explain(args)
+    if args.cluster_state:
+        raise errors.UsageError("--cluster-state goes with --explain (scenarios name their own)")
     if not args.scenarios:
         raise errors.UsageError("give at least one SCENARIO (or --explain OPERATION_FILE)")
     if args.ca_file and not args.webhook_url:
@@ -97,8 +107,11 @@ def run(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from policies import loader
     from sim import patches, printers
-    from webhooks import clusterview, kinds, manifests, operations, review
+    from webhooks import checks, clusterview, kinds, manifests, operations
+    from webhooks.commands import decide
 
+    if args.scenarios:
+        raise errors.UsageError("give either SCENARIO files or --explain OPERATION_FILE, not both")
     if not args.cluster_state:
         raise errors.UsageError("--explain needs --cluster-state PATH")
     objs = [o for o in manifests.load([args.explain]) if kinds.key_of(o) == kinds.OPERATION.key]
@@ -111,25 +124,64 @@ def _explain(args: argparse.Namespace) -> int:
     operation = objs[0]
     namespace = str((operation.get("metadata") or {}).get("namespace") or "default")
     operation.setdefault("metadata", {})["namespace"] = namespace
-    mutated = operations.mutate_operation(review.request_review(operation), view, policy)
-    if mutated.patch:
-        operation = patches.apply(operation, list(mutated.patch), "application/json-patch+json")
-    results = operations.run_checks(operation, namespace, view, policy)
-    decision = operations.decide(results).to_json()
-    rows = [
-        {
-            "check": r.check,
-            "outcome": r.outcome,
-            "mode": r.mode,
-            "reason": r.failure.reason if r.failure else None,
-            "code": r.failure.code if r.failure else None,
-            "message": r.failure.message if r.failure else None,
-        }
-        for r in results
-    ]
+    group, kind = kinds.OPERATION.key
+    name = str(operation["metadata"].get("name") or "")
+    old = view.get(group, kind, namespace, name)
+    # The decision is `opgate decide`'s (an Operation already in the cluster is an UPDATE).
+    result = decide.judge(operation, view, policy)
+    current = patches.merge(copy.deepcopy(old), operation) if old is not None else operation
+    if result.decision.patch:
+        current = patches.apply(current, list(result.decision.patch), "application/json-patch+json")
+    decision = result.decision.to_json()
+    if old is not None and old.get("spec") == current.get("spec"):
+        rows = [_row("FieldImmutable", "pass", policy.mode("FieldImmutable"))]
+        rows[0]["message"] = "spec unchanged: an UPDATE that leaves spec alone skips the checks"
+    else:
+        results = operations.run_checks(current, namespace, view, policy)
+        rows = [
+            _row(r.check, r.outcome, r.mode, r.failure.reason if r.failure else None,
+                 r.failure.code if r.failure else None, r.failure.message if r.failure else None)
+            for r in results
+        ]  # fmt: skip
+        done = {r.check for r in results}
+        rows += [
+            _row(check, "not-run", policy.mode(check))
+            for check, _ in checks.ORDER
+            if check not in done
+        ]
+        if old is not None:
+            immutable = decision.get("reason") == "FieldImmutable"
+            rows.append(
+                _row(
+                    "FieldImmutable",
+                    "fail" if immutable else ("not-run" if not decision["allowed"] else "pass"),
+                    policy.mode("FieldImmutable"),
+                    decision.get("reason") if immutable else None,
+                    decision.get("code") if immutable else None,
+                    str(decision.get("message")).removeprefix("FieldImmutable: ")
+                    if immutable
+                    else None,
+                )
+            )
+    decision["operation"] = result.operation
     if args.output == "json":
         body = {"checks": rows, "decision": decision}
         sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(printers.explain(rows, decision))
     return 0 if decision["allowed"] else 1
+
+
+def _row(
+    check: str,
+    outcome: str,
+    mode: str,
+    reason: str | None = None,
+    code: int | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """One line of `--explain`: a check, its outcome and mode, and its failure if any."""
+    return {
+        "check": check, "outcome": outcome, "mode": mode,
+        "reason": reason, "code": code, "message": message,
+    }  # fmt: skip
