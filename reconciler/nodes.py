@@ -9,8 +9,10 @@ Definitions, on real Argo node statuses (`status.nodes`, a map of id -> NodeStat
   step node in phase Pending. Shown by its `displayName` (else `name`, else id). A step with a
   retryStrategy runs as attempts named `<task>(<n>)`, and the running attempt is what is shown.
 - *First failing node* (`first_failure`): the step node in phase Failed or Error with the
-  earliest `finishedAt` (else `startedAt`; nodes with neither come last; ties by id), ignoring a
-  failed attempt whose Retry parent went on to succeed. Omitted and Skipped nodes never count.
+  earliest `finishedAt` (else `startedAt`; nodes with neither come last; ties by id), ignoring
+  failures that did not fail the run: everything under a Retry node that went on to succeed
+  (attempts and what they ran), and step nodes whose boundary node (`boundaryID`, the DAG or
+  Steps node they ran in) Succeeded, as with `continueOn`. Omitted and Skipped nodes never count.
   Shown as `<displayName>: <message>` (the node's phase when it has no message).
 - *Suspended* (`is_suspended`) is Argo's IsWorkflowSuspended: `spec.suspend: true`, or any node
   of type Suspend in phase Running.
@@ -94,23 +96,40 @@ def _sort_time(value: Any, *, early: bool) -> tuple[int, float]:
     return (1, moment.timestamp()) if early else (0, moment.timestamp())
 
 
-def _retried_successfully(workflow: Obj) -> set[str]:
-    """Ids of nodes whose Retry parent succeeded: failed attempts that did not fail the run."""
+def _children(node: Obj) -> list[str]:
+    children = node.get("children")
+    return [c for c in children if isinstance(c, str)] if isinstance(children, list) else []
+
+
+def _tolerated(workflow: Obj) -> set[str]:
+    """Ids of nodes whose failure did not fail the run (see module doc)."""
+    by_id = dict(items(workflow))
     out: set[str] = set()
-    for _, node in items(workflow):
-        if node.get("type") == "Retry" and node.get("phase") == SUCCEEDED:
-            children = node.get("children")
-            out.update(str(c) for c in (children if isinstance(children, list) else ()))
+    pending = [
+        c
+        for node in by_id.values()
+        if node.get("type") == "Retry" and node.get("phase") == SUCCEEDED
+        for c in _children(node)
+    ]
+    while pending:  # everything under a succeeded Retry node
+        node_id = pending.pop()
+        if node_id not in out:
+            out.add(node_id)
+            pending.extend(_children(_dict(by_id.get(node_id))))
+    for node_id, node in by_id.items():
+        boundary = node.get("boundaryID")
+        if isinstance(boundary, str) and _dict(by_id.get(boundary)).get("phase") == SUCCEEDED:
+            out.add(node_id)
     return out
 
 
 def first_failure(workflow: Obj) -> str | None:
     """`<displayName>: <message>` of the first failing step node (see module doc), or None."""
-    retried = _retried_successfully(workflow)
+    tolerated = _tolerated(workflow)
     found = [
         (i, n)
         for i, n in items(workflow)
-        if _is_step(n) and n.get("phase") in (FAILED, ERROR) and i not in retried
+        if _is_step(n) and n.get("phase") in (FAILED, ERROR) and i not in tolerated
     ]
     if not found:
         return None

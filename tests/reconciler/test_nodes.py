@@ -54,6 +54,36 @@ def test_first_failure() -> None:
     assert nodes.first_failure(wf(n("ok", "Pod", "Succeeded"))) is None
 
 
+def test_first_failure_skips_failures_that_did_not_fail_the_run() -> None:
+    """A failed attempt inside a retried template that went on to succeed, and a tolerated
+    failure (continueOn) in a DAG that succeeded, are not the culprit."""
+    w = wf(
+        n("x", "Retry", "Succeeded", children=["x(0)", "x(1)"]),
+        n("x(0)", "DAG", "Failed", children=["flaky"]),
+        n("flaky", "Pod", "Failed", finishedAt="2026-05-28T10:00:01Z", boundaryID="x(0)"),
+        n("x(1)", "DAG", "Succeeded"),
+        n("inner", "DAG", "Succeeded", children=["optional-lint"]),
+        n(
+            "optional-lint",
+            "Pod",
+            "Failed",
+            boundaryID="inner",
+            finishedAt="2026-05-28T10:00:02Z",
+            message="exit 1",
+        ),  # fmt: skip
+        n("verify", "Pod", "Failed", finishedAt="2026-05-28T10:00:05Z", message="not ok"),
+    )
+    assert nodes.first_failure(w) == "verify: not ok"
+
+
+def test_first_failure_never_raises_on_odd_children() -> None:
+    w = wf(
+        n("r", "Retry", "Succeeded", children=["a", 5, ["b"], "r"]),
+        n("a", "Pod", "Failed", boundaryID=["x"], children="a"),
+    )
+    assert nodes.first_failure(w) is None
+
+
 @pytest.mark.parametrize(
     ("workflow", "suspended"),
     [
