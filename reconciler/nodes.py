@@ -10,9 +10,9 @@ Definitions, on real Argo node statuses (`status.nodes`, a map of id -> NodeStat
   retryStrategy runs as attempts named `<task>(<n>)`, and the running attempt is what is shown.
 - *First failing node* (`first_failure`): the step node in phase Failed or Error with the
   earliest `finishedAt` (else `startedAt`; nodes with neither come last; ties by id), ignoring
-  failures that did not fail the run: everything under a Retry node that went on to succeed
-  (attempts and what they ran), and step nodes whose boundary node (`boundaryID`, the DAG or
-  Steps node they ran in) Succeeded, as with `continueOn`. Omitted and Skipped nodes never count.
+  failures that did not fail the run: the attempts of a Retry node that went on to succeed and
+  everything that ran inside them, and step nodes inside (by `boundaryID`, the DAG or Steps
+  node they ran in) a node that Succeeded, as with `continueOn`. Omitted and Skipped nodes never count.
   Shown as `<displayName>: <message>` (the node's phase when it has no message).
 - *Suspended* (`is_suspended`) is Argo's IsWorkflowSuspended: `spec.suspend: true`, or any node
   of type Suspend in phase Running.
@@ -102,24 +102,27 @@ def _children(node: Obj) -> list[str]:
 
 
 def _tolerated(workflow: Obj) -> set[str]:
-    """Ids of nodes whose failure did not fail the run (see module doc)."""
+    """Ids of nodes whose failure did not fail the run (see module doc).
+
+    `children` links DAG tasks to their dependents, so containment is read from `boundaryID`:
+    a node is inside every node up its boundary chain.
+    """
     by_id = dict(items(workflow))
-    out: set[str] = set()
-    pending = [
+    retried = {
         c
         for node in by_id.values()
         if node.get("type") == "Retry" and node.get("phase") == SUCCEEDED
         for c in _children(node)
-    ]
-    while pending:  # everything under a succeeded Retry node
-        node_id = pending.pop()
-        if node_id not in out:
-            out.add(node_id)
-            pending.extend(_children(_dict(by_id.get(node_id))))
-    for node_id, node in by_id.items():
-        boundary = node.get("boundaryID")
-        if isinstance(boundary, str) and _dict(by_id.get(boundary)).get("phase") == SUCCEEDED:
-            out.add(node_id)
+    }
+    out: set[str] = set()
+    for node_id in by_id:
+        here, seen = node_id, set()
+        while isinstance(here, str) and here in by_id and here not in seen:
+            seen.add(here)
+            if here in retried or (here != node_id and by_id[here].get("phase") == SUCCEEDED):
+                out.add(node_id)
+                break
+            here = by_id[here].get("boundaryID")
     return out
 
 

@@ -59,7 +59,8 @@ def test_first_failure_skips_failures_that_did_not_fail_the_run() -> None:
     failure (continueOn) in a DAG that succeeded, are not the culprit."""
     w = wf(
         n("x", "Retry", "Succeeded", children=["x(0)", "x(1)"]),
-        n("x(0)", "DAG", "Failed", children=["flaky"]),
+        n("x(0)", "DAG", "Failed", children=["flaky"], boundaryID="main"),
+        n("main", "DAG", "Failed", children=["x", "verify"]),
         n("flaky", "Pod", "Failed", finishedAt="2026-05-28T10:00:01Z", boundaryID="x(0)"),
         n("x(1)", "DAG", "Succeeded"),
         n("inner", "DAG", "Succeeded", children=["optional-lint"]),
@@ -70,8 +71,15 @@ def test_first_failure_skips_failures_that_did_not_fail_the_run() -> None:
             boundaryID="inner",
             finishedAt="2026-05-28T10:00:02Z",
             message="exit 1",
-        ),  # fmt: skip
-        n("verify", "Pod", "Failed", finishedAt="2026-05-28T10:00:05Z", message="not ok"),
+        ),
+        n(
+            "verify",
+            "Pod",
+            "Failed",
+            boundaryID="main",
+            finishedAt="2026-05-28T10:00:05Z",
+            message="not ok",
+        ),
     )
     assert nodes.first_failure(w) == "verify: not ok"
 
@@ -80,6 +88,8 @@ def test_first_failure_never_raises_on_odd_children() -> None:
     w = wf(
         n("r", "Retry", "Succeeded", children=["a", 5, ["b"], "r"]),
         n("a", "Pod", "Failed", boundaryID=["x"], children="a"),
+        n("loop1", "DAG", "Failed", boundaryID="loop2"),
+        n("loop2", "DAG", "Failed", boundaryID="loop1"),
     )
     assert nodes.first_failure(w) is None
 
