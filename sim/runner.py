@@ -29,7 +29,7 @@ from sim import errors as sim_errors
 from sim.argo import controller as argo_controller
 from sim.argo import engine, nodes, world
 from webhooks import errors as webhook_errors
-from webhooks import kinds, resolve, review
+from webhooks import kinds, manifests, resolve, review
 
 Obj = dict[str, Any]
 # Bounds that keep a run finite whatever the scenario says.
@@ -225,6 +225,7 @@ class Simulation:
 
     def _load(self, objects: list[Obj]) -> None:
         """Seed the store; an object it refuses is a bad scenario (named, with why)."""
+        objects = manifests.without_repeats(list(objects))
         first = [o for o in objects if kinds.key_of(o) in (kinds.CRD.key, kinds.NAMESPACE.key)]
         rest = [o for o in objects if kinds.key_of(o) not in (kinds.CRD.key, kinds.NAMESPACE.key)]
         for obj in first + rest:

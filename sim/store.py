@@ -36,7 +36,7 @@ from sim import (
     selectors,
     watches,
 )
-from webhooks import clusterview, kinds, review
+from webhooks import clusterview, kinds, manifests, review
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # (group, kind, namespace, name)
@@ -370,10 +370,11 @@ class Store:
         creationTimestamp as written (an export of a real cluster loads as it was).
 
         CRDs and Namespaces go first; missing namespaces are created; server-owned fields such
-        as resourceVersion are dropped. Returns the stored copies.
+        as resourceVersion are dropped; an object repeated to the letter (one file reached by
+        two paths) is stored once. Returns the stored copies.
         """
         ordered = sorted(
-            (normalized(o) for o in objs),
+            (normalized(o) for o in manifests.without_repeats(list(objs))),
             key=lambda o: (kinds.key_of(o) not in (kinds.CRD.key, kinds.NAMESPACE.key),),
         )
         out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,14 +72,39 @@ def checked(obj: Any, file: str, document: int) -> Obj:
 
 
 def files_under(path: Path) -> list[Path]:
-    """The manifest files of a path: itself, or every .yaml/.yml/.json below it, sorted."""
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix in SUFFIXES and p.name not in KUSTOMIZE_FILES
+    """The manifest files of a path: itself, or every .yaml/.yml/.json below it, sorted.
+
+    Linked directories are followed (each real directory read once), so an example state can
+    link the shipped library instead of copying it.
+    """
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        found.extend(
+            Path(root) / n
+            for n in names
+            if Path(n).suffix in SUFFIXES
+            and n not in KUSTOMIZE_FILES
+            and (Path(root) / n).is_file()
         )
-    return [path]
+    return sorted(found)
+
+
+def _identity(obj: Obj) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+    )
 
 
 def load(paths: Iterable[str | Path]) -> list[Obj]:
@@ -97,4 +123,18 @@ def load(paths: Iterable[str | Path]) -> list[Obj]:
             except (OSError, UnicodeDecodeError) as exc:
                 raise errors.ManifestError(str(file), f"cannot read: {exc}") from None
             out.extend(parse_documents(text, str(file)))
+    return out
+
+
+def without_repeats(objs: list[Obj]) -> list[Obj]:
+    """The objects in order, each object that repeats another to the letter dropped: a cluster
+    state assembled from paths that reach the same file twice holds it once."""
+    kept: dict[tuple[str, str, str, str], list[Obj]] = {}
+    out: list[Obj] = []
+    for obj in objs:
+        same = kept.setdefault(_identity(obj), [])
+        if any(other == obj for other in same):
+            continue
+        same.append(obj)
+        out.append(obj)
     return out

@@ -63,3 +63,28 @@ def test_json_files_and_flow_style_yaml_both_load(tmp_path):
     )
     (tmp_path / "b.yaml").write_text("{apiVersion: v1, kind: Namespace, metadata: {name: y}}\n")
     assert [o["metadata"]["name"] for o in manifests.load([tmp_path])] == ["j", "y"]
+
+
+def test_linked_directories_are_read_once_and_repeats_dropped_on_request(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "library").symlink_to(lib, target_is_directory=True)
+    (state / "loop").symlink_to(state, target_is_directory=True)  # a cycle is read once
+    loaded = manifests.load([state])
+    assert [o["metadata"]["name"] for o in loaded] == ["a"]
+    both = manifests.load([state, lib])
+    assert len(both) == 2  # load keeps what it is given ...
+    assert manifests.without_repeats(both) == loaded  # ... a cluster state keeps one
+    changed = [*both, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "x": 1}]
+    assert len(manifests.without_repeats(changed)) == 2  # only exact repeats are dropped
+
+
+def test_the_example_cluster_state_holds_the_library():
+    from tests.webhooks.builders import REPO
+
+    state = manifests.load([REPO / "deploy/examples/cluster-state"])
+    names = {o["metadata"]["name"] for o in state if o["kind"] == "ClusterWorkflowTemplate"}
+    assert names == {"app-migration-with-snapshot", "pg-dump-export", "tenant-prewarm"}

@@ -24,7 +24,7 @@ from certs import authority, files
 from webhooks import errors, manifests, review
 
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER_STATE = ("deploy/examples/cluster-state", "deploy/workflows")
+CLUSTER_STATE = ("deploy/examples/cluster-state",)
 OPERATION = "deploy/examples/operation.yaml"
 SCENARIO = "sim/scenarios/migration-succeeds.yaml"
 # How long the server may take to list the example state and answer /readyz.
