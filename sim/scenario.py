@@ -300,6 +300,9 @@ def load(path: str | Path) -> Scenario:
             objects.append(manifests.checked(reader.mapping(obj, f"objects[{i}]"), str(file), 1))
         except webhook_errors.ManifestError as exc:
             raise reader.fail(f"objects[{i}]", exc.problem) from None
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise reader.fail(key, f"must be a string, got {_type(data[key])}")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise reader.fail("seed", "must be an integer")

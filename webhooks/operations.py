@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any, Literal
 
 from policies import model
-from webhooks import checks, clusterview, decisions, errors, resolve, review
+from webhooks import checks, clusterview, decisions, errors, resolve, review, schemas
 
 Obj = dict[str, Any]
 Outcome = Literal["pass", "fail", "warn", "off", "not-applicable"]
@@ -82,16 +82,17 @@ def decide(results: list[CheckResult]) -> decisions.Decision:
     return decisions.allowed(warnings=warnings)
 
 
-def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
+def _diff(old: Any, new: Any, parts: list[Any], out: list[tuple[str, Any]]) -> None:
+    """(field path, new value) of every leaf that differs; an absent value is None."""
     if len(out) >= MAX_DIFF_PATHS:
         return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             if old.get(key, _MISSING) != new.get(key, _MISSING):
-                _diff(old.get(key), new.get(key), f"{path}.{key}", out)
+                _diff(old.get(key), new.get(key), [*parts, key], out)
         return
     if old != new:
-        out.append(path)
+        out.append((schemas.field_path("spec", parts), new))
 
 
 _MISSING = object()
@@ -100,14 +101,17 @@ _MISSING = object()
 def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisions.Decision:
     old = (request.old_object or {}).get("spec")
     new = (request.object or {}).get("spec")
-    changed: list[str] = []
-    _diff(old, new, "spec", changed)
+    changed: list[tuple[str, Any]] = []
+    _diff(old, new, [], changed)
     failure = checks.Failure(
         "FieldImmutable",
         422,
         f"spec of Operation {request.name} is immutable once created (changed: "
-        f"{', '.join(changed)}); create a new Operation instead",
-        tuple(decisions.Cause(p, "field is immutable") for p in changed),
+        f"{', '.join(path for path, _ in changed)}); create a new Operation instead",
+        tuple(
+            decisions.Cause(path, f"Invalid value: {schemas.show(value)}: field is immutable")
+            for path, value in changed
+        ),
     )
     mode = policy.mode("FieldImmutable")
     if mode == "off":

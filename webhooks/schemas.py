@@ -270,4 +270,5 @@ def schema_causes(schema: Any, prefix: str) -> list[decisions.Cause]:
             causes = _ref_causes(schema, prefix)
         except Exception as exc:  # a schema the resolver cannot even load is invalid too
             causes = [decisions.Cause(prefix, _short(f"cannot load the schema: {exc}"))]
-    return sorted(causes, key=lambda c: (c.field, c.message))
+    unique = {(c.field, c.message): c for c in causes}  # metaschema branches repeat themselves
+    return sorted(unique.values(), key=lambda c: (c.field, c.message))

@@ -43,6 +43,8 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("steps: {verify: {duration: -3}}\n", "steps.verify.duration", "duration"),
         ("steps: {verify: {colour: 1}}\n", "steps.verify.colour", "unknown key"),
         ("seed: x\n", "seed", "integer"),
+        ("name: 5\n", "name", "must be a string, got int"),
+        ("description: [1]\n", "description", "must be a string, got list"),
         ("expect:\n  - pod: {name: x}\n", "expect[0]", "operation, workflow, object"),
         ("expect:\n  - object: {name: x}\n", "expect[0].object.apiVersion", "non-empty string"),
         ("expect:\n  - workflow: {name: w}\n", "expect[0].workflow.namespace", "non-empty string"),

@@ -290,6 +290,24 @@ def test_spec_change_is_field_immutable_with_every_changed_path(operation, view,
         "spec.parameters.snapshotClassName",
         "spec.parameters.targetChartVersion",
     ]
+    assert [c.message for c in decision.causes] == [
+        'Invalid value: "csi-cephfs": field is immutable',
+        'Invalid value: "8.0.0": field is immutable',
+    ]
+    assert {c.reason for c in decision.causes} == {"FieldValueInvalid"}
+
+
+def test_field_immutable_paths_are_written_as_the_other_causes(operation, view, policy):
+    """Keys that are not plain names are bracketed, as in ParametersInvalid's causes."""
+    old = copy.deepcopy(operation)
+    old["spec"]["notes"] = {"a.b": 1}
+    new = copy.deepcopy(old)
+    new["spec"]["notes"] = {"a.b": 2}
+    decision = operations.validate_operation(update(old, new), view, policy)
+    assert decision.reason == "FieldImmutable"
+    assert [(c.field, c.message) for c in decision.causes] == [
+        ("spec.notes[a.b]", "Invalid value: 2: field is immutable")
+    ]
 
 
 def test_changed_spec_on_update_runs_designs_checks_first(operation, view, policy):

@@ -37,6 +37,13 @@ def test_invalid_schemas_are_denied_with_the_path(schema, field, view, policy):
     assert field in [c.field for c in decision.causes]
 
 
+def test_each_schema_error_is_listed_once(view, policy):
+    """The metaschema reaches `items` through several branches; one cause per error."""
+    decision = judge(template({"items": [{"type": "string"}]}), view, policy)
+    pairs = [(c.field, c.message) for c in decision.causes]
+    assert pairs and len(pairs) == len(set(pairs))
+
+
 def test_valid_schema_is_admitted(view, policy):
     schema = {
         "type": "object",
