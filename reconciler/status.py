@@ -271,7 +271,8 @@ def _apply(
     operation: Obj, mapped: Mapped, workflow: Obj | None, now: datetime.datetime | str
 ) -> Obj:
     current = _dict(operation.get("status"))
-    status = copy.deepcopy(current)
+    rewritten = ("conditions", "outputs") if workflow is not None else ("conditions",)
+    status = {k: copy.deepcopy(v) for k, v in current.items() if k not in rewritten}
     generation = _generation(operation)
     status["phase"] = mapped.phase
     status["conditions"] = _merge_conditions(

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 Env = Mapping[str, Any]
 Program = Callable[[Env], Any]
 
@@ -75,8 +77,18 @@ def _same_type(a: Any, b: Any) -> bool:
 
 def equal(a: Any, b: Any) -> bool:
     """CEL equality of JSON values: no bool/number mixing, deep for lists and maps."""
-    # Python's == equates more (True == 1), never less: unequal there is unequal here.
-    return a == b and _strict_equal(a, b)
+    # Python's == equates more (True == 1), never less: unequal there is unequal here. Equal
+    # JSON text is equal here; only text that differs (true vs 1, 1 vs 1.0) needs the walk.
+    if a != b:
+        return False
+    try:
+        if orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            b, option=orjson.OPT_SORT_KEYS
+        ):
+            return True
+    except TypeError:  # not JSON (integers past 64 bits): the walk decides
+        pass
+    return _strict_equal(a, b)
 
 
 def _strict_equal(a: Any, b: Any) -> bool:
