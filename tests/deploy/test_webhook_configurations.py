@@ -38,19 +38,17 @@ def test_every_entry_is_safe(entries: list[tuple[str, dict[str, Any]]]) -> None:
         assert hook["name"].endswith(".opgate.vworkspace.io")
 
 
-def test_no_entry_judges_kube_system_and_only_workflows_judge_our_namespace(
+def test_no_entry_judges_our_namespace_or_kube_system(
     entries: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    """Operations and templates never block our recovery; Workflows are guarded in our own
-    namespace too, the only place one could run as the operator's ServiceAccount."""
+    """No webhook can block its own recovery (issue 6: vworkspace-system and kube-system)."""
     for _, hook in entries:
         selector = hook["namespaceSelector"]
         assert "matchLabels" not in selector
         (expr,) = selector["matchExpressions"]
         assert expr["key"] == "kubernetes.io/metadata.name"
         assert expr["operator"] == "NotIn"
-        workflows = hook["clientConfig"]["service"]["path"] == "/validate/workflows"
-        assert set(expr["values"]) == ({"kube-system"} if workflows else EXCLUDED)
+        assert set(expr["values"]) == EXCLUDED
 
 
 def test_unmanaged_workflows_are_sent_only_on_create_or_spec_change(
