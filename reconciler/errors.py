@@ -38,6 +38,13 @@ class Gone(ApiError):
     """410 Gone/Expired: a watch's resourceVersion is too old; list again."""
 
 
+class Unreachable(ApiError):
+    """No answer at all: connection refused or reset, a timeout (code 0)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, "Unreachable", message)
+
+
 def from_api_exception(exc: Any) -> ApiError:
     """Our error for a `kubernetes.client.ApiException` (reason from its Status body)."""
     code = int(getattr(exc, "status", 0) or 0)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client import exceptions as client_exceptions
 
@@ -29,8 +30,15 @@ def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> 
     if kubeconfig is None:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
+    else:
+        configuration = client.Configuration()
+        config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    # No hidden urllib3 retries: each call is bounded by its own timeout, and the callers
+    # (work queue backoff, the Lease loop) decide when to try again.
+    configuration.retries = False
+    return client.ApiClient(configuration)
 
 
 class Api:
@@ -43,23 +51,28 @@ class Api:
         self._watches: set[watch.Watch] = set()
         self._lock = threading.Lock()
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: Any, *args: Any, timeout: Any = REQUEST_TIMEOUT, **kwargs: Any) -> Any:
         try:
-            return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            return fn(*args, _request_timeout=timeout, **kwargs)
         except client_exceptions.ApiException as exc:
             raise errors.from_api_exception(exc) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # no answer: still ours
+            raise errors.Unreachable(f"{type(exc).__name__}: {exc}") from None
 
-    def get(self, kind: kinds.Kind, namespace: str, name: str) -> Obj | None:
+    def get(
+        self, kind: kinds.Kind, namespace: str, name: str, *, timeout: Any = REQUEST_TIMEOUT
+    ) -> Obj | None:
         """One object, or None when it does not exist."""
         try:
             if kind.namespaced:
                 return self._call(
                     self._custom.get_namespaced_custom_object,
-                    kind.group, kind.version, namespace, kind.plural, name,
+                    kind.group, kind.version, namespace, kind.plural, name, timeout=timeout,
                 )  # fmt: skip
             return self._call(
-                self._custom.get_cluster_custom_object, kind.group, kind.version, kind.plural, name
-            )
+                self._custom.get_cluster_custom_object, kind.group, kind.version, kind.plural, name,
+                timeout=timeout,
+            )  # fmt: skip
         except errors.NotFound:
             return None
 
@@ -84,22 +97,28 @@ class Api:
             item.setdefault("kind", kind.kind)
         return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
 
-    def create(self, kind: kinds.Kind, namespace: str, body: Obj) -> Obj:
+    def create(
+        self, kind: kinds.Kind, namespace: str, body: Obj, *, timeout: Any = REQUEST_TIMEOUT
+    ) -> Obj:
         """Create an object; AlreadyExists when the name is taken."""
         if kind.namespaced:
             return self._call(
                 self._custom.create_namespaced_custom_object,
-                kind.group, kind.version, namespace, kind.plural, body,
+                kind.group, kind.version, namespace, kind.plural, body, timeout=timeout,
             )  # fmt: skip
         return self._call(
-            self._custom.create_cluster_custom_object, kind.group, kind.version, kind.plural, body
-        )
+            self._custom.create_cluster_custom_object, kind.group, kind.version, kind.plural, body,
+            timeout=timeout,
+        )  # fmt: skip
 
-    def replace(self, kind: kinds.Kind, namespace: str, name: str, body: Obj) -> Obj:
+    def replace(
+        self, kind: kinds.Kind, namespace: str, name: str, body: Obj, *,
+        timeout: Any = REQUEST_TIMEOUT,
+    ) -> Obj:  # fmt: skip
         """Replace an object; Conflict when body's resourceVersion is stale."""
         return self._call(
             self._custom.replace_namespaced_custom_object,
-            kind.group, kind.version, namespace, kind.plural, name, body,
+            kind.group, kind.version, namespace, kind.plural, name, body, timeout=timeout,
         )  # fmt: skip
 
     def replace_status(self, kind: kinds.Kind, namespace: str, name: str, body: Obj) -> Obj:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from reconciler import errors, kube
 from webhooks import kinds
 
 Obj = dict[str, Any]
+LOG = logging.getLogger(__name__)
 # The Lease kind (webhooks.kinds lists only what admission reads).
 LEASE = kinds.Kind("coordination.k8s.io", "v1", "Lease", "leases", True)
 # client-go's defaults for controllers (kube-controller-manager): 15 s lease, renew within
@@ -95,10 +97,15 @@ class LeaderElector:
         return (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
 
     def try_acquire_or_renew(self) -> bool:
-        """One attempt: True when this identity holds the Lease afterwards."""
+        """One attempt: True when this identity holds the Lease afterwards.
+
+        Each call is bounded so that an attempt ends within `renew_deadline`; an API that
+        does not answer is a failed attempt, never an exception.
+        """
         now = self._monotonic()
+        timeout = self.timing.renew_deadline / 3
         try:
-            lease = self.api.get(LEASE, self.namespace, self.name)
+            lease = self.api.get(LEASE, self.namespace, self.name, timeout=timeout)
             if lease is None:
                 self.api.create(
                     LEASE,
@@ -107,6 +114,7 @@ class LeaderElector:
                         self.namespace, self.name, self.identity, self._wall(),
                         self.timing.lease_duration, None,
                     ),
+                    timeout=timeout,
                 )  # fmt: skip
                 self._observed, self._observed_at = None, now
                 return True
@@ -123,20 +131,22 @@ class LeaderElector:
                 self.namespace, self.name, self.identity, self._wall(),
                 self.timing.lease_duration, lease,
             )  # fmt: skip
-            self.api.replace(LEASE, self.namespace, self.name, body)
+            self.api.replace(LEASE, self.namespace, self.name, body, timeout=timeout)
             return True
-        except errors.ApiError:
+        except errors.ApiError as exc:
+            LOG.warning("lease %s/%s: %s", self.namespace, self.name, exc)
             return False
 
     def release(self) -> None:
         """Give the Lease up (holder emptied) if this identity still holds it."""
+        timeout = self.timing.renew_deadline / 3
         try:
-            lease = self.api.get(LEASE, self.namespace, self.name)
+            lease = self.api.get(LEASE, self.namespace, self.name, timeout=timeout)
             if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 return
             body = lease_body(self.namespace, self.name, self.identity, self._wall(), 1, lease)
             body["spec"]["holderIdentity"] = ""
-            self.api.replace(LEASE, self.namespace, self.name, body)
+            self.api.replace(LEASE, self.namespace, self.name, body, timeout=timeout)
         except errors.ApiError:
             return
 

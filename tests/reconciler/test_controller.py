@@ -386,3 +386,54 @@ def test_refused_creation_is_an_event_and_retried(cluster, policy_, example_oper
     ctl.drain()
     assert get(cluster, WF) is not None
     assert phase(cluster) == "Pending"
+
+
+def test_a_holder_cut_off_from_the_api_stops_leading_in_time_and_leads_again(
+    cluster, tmp_path, wait
+):
+    """An API that accepts connections and never answers (a partition) ends each Lease call in
+    time, so the holder stops leading within its renew deadline instead of minutes later; the
+    elector never dies of it and takes the Lease again once the API is back."""
+    import socket
+    import threading
+    import time
+
+    from sim import apiserver
+
+    if cluster.store.find("", "Namespace", "", "vworkspace-system") is None:
+        cluster.store.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vworkspace-system"}}
+        )
+    timing = leader.Timing(lease_duration=3, renew_deadline=1.5, retry_period=0.1)
+    elector = leader.LeaderElector(
+        cluster.new_api(), "vworkspace-system", "partition-test", "solo", timing=timing
+    )
+    stop = threading.Event()
+    changes: list[str] = []
+    thread = threading.Thread(
+        target=elector.run,
+        args=(stop, lambda: changes.append("started"), lambda: changes.append("stopped")),
+        daemon=True,
+    )
+    thread.start()
+    silent = socket.socket()
+    try:
+        wait("leading", elector.leading.is_set)
+        good = elector.api
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # accepts connections, never answers
+        dead = apiserver.write_kubeconfig(
+            tmp_path / "silent", f"http://127.0.0.1:{silent.getsockname()[1]}"
+        )
+        elector.api = kube.Api(kube.api_client(str(dead)))
+        cut = time.monotonic()
+        wait("the holder to stop leading", lambda: not elector.leading.is_set(), timeout=20)
+        assert time.monotonic() - cut < 6  # renew deadline 1.5 s, each call bounded to 0.5 s
+        assert thread.is_alive()
+        elector.api = good
+        wait("leading again", elector.leading.is_set, timeout=20)
+        assert changes == ["started", "stopped", "started"]
+    finally:
+        stop.set()
+        thread.join(10)
+        silent.close()

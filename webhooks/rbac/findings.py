@@ -65,7 +65,7 @@ class _Hit:
 def _where(grant: authorizer.Grant) -> str:
     if grant.binding is None:
         scope = "cluster-wide" if grant.namespace is None else f"in namespace {grant.namespace}"
-        return f"{grant.role}, bound by nothing in the input (judged {scope})"
+        return f"{grant.role}, judged as a role on its own ({scope})"
     where = "cluster-wide" if grant.namespace is None else f"in namespace {grant.namespace}"
     if grant.namespace in authorizer.CLUSTER_EQUIVALENT_NAMESPACES:
         where += " (counts as cluster scope)"
@@ -310,17 +310,24 @@ def review(
     out: list[Finding] = []
     for subject in sorted(per_subject):
         out.extend(judge(cat, resolver, subject, per_subject[subject]))
+    aggregation = {r.id for r in cat.rules if "aggregation" in r.match}
     for obj in _input_roles(view):
         ref = roles.Ref.of(obj)
-        if _bound_through_aggregation(resolver, ref, bound) or builtins.is_builtin(obj):
+        if ref in bound or builtins.is_builtin(obj):
             continue
         if cat.exempt(obj) and not include_defaults:
             continue
-        out.extend(judge(cat, resolver, None, authorizer.role_grants(resolver, ref)))
+        found = judge(cat, resolver, None, authorizer.role_grants(resolver, ref))
+        if bound_through_aggregation(resolver, ref, bound):
+            # Its rules reach subjects through the role it joins and are judged with them; its
+            # own label (aggregate into admin/edit/view) is judged here, so a binding never
+            # hides it.
+            found = [f for f in found if f.id in aggregation]
+        out.extend(found)
     return sort(out)
 
 
-def _bound_through_aggregation(
+def bound_through_aggregation(
     resolver: roles.Resolver, ref: roles.Ref, bound: set[roles.Ref]
 ) -> bool:
     """Whether a role is bound, or aggregated (transitively) into a ClusterRole that is: its

@@ -294,14 +294,23 @@ def test_adding_a_binding_never_removes_a_finding(objs, data):
     before = findings.review(clusterview.ClusterIndex(objs))
     roles_ = tuple(o for o in objs if o["kind"] in ("Role", "ClusterRole"))
     extra = data.draw(binding_st(99, roles_))
-    after = findings.review(clusterview.ClusterIndex([*objs, extra]))
-    newly_bound = roles.role_ref(extra)
+    view_after = clusterview.ClusterIndex([*objs, extra])
+    after = findings.review(view_after)
+    resolver = roles.resolver_for(view_after)
+    bound = {roles.role_ref(o) for o in [*objs, extra] if o["kind"].endswith("Binding")}
+    aggregation = {r.id for r in cat.rules if "aggregation" in r.match}
     subsumers = _subsumers(cat)
     after_by_key = {(f.id, f.subject, None if f.subject else f.role): f for f in after}
     after_ids = {(f.subject, f.id) for f in after}
     for f in before:
-        if f.subject is None and f.role == newly_bound:
-            continue  # the role is bound now: its findings moved to its subjects
+        if f.subject is None and (
+            f.role in bound  # bound now: its findings moved to its subjects
+            or (  # joined a bound role: its rules are judged with those subjects, its label here
+                f.id not in aggregation
+                and findings.bound_through_aggregation(resolver, f.role, bound)
+            )
+        ):
+            continue
         key = (f.id, f.subject, None if f.subject else f.role)
         if key in after_by_key:
             assert catalogue.rank(after_by_key[key].severity) >= catalogue.rank(f.severity)
