@@ -191,6 +191,9 @@ def test_rbac022_risky_rule_aggregated_into_view_is_role_level():
     found = review(sneaky, b.binding("rb", "view", ALICE, ns="team"))
     via_view = one([f for f in found if f.subject], "RBAC003")
     assert str(via_view.role) == "ClusterRole/view" and via_view.severity == "high"
+    # Binding the role it aggregates into does not hide the label: RBAC022 stays, role-level.
+    kept = one(found, "RBAC022")
+    assert kept.subject is None and str(kept.role) == "ClusterRole/sneaky"
     harmless = b.role(
         "widgets-view",
         b.rule(["get", "list"], ["widgets"], groups=["example.com"]),
