@@ -309,7 +309,8 @@ def review(
             )
     out: list[Finding] = []
     for subject in sorted(per_subject):
-        out.extend(judge(cat, resolver, subject, per_subject[subject]))
+        found = judge(cat, resolver, subject, per_subject[subject])
+        out.extend(found + _union_through_groups(cat, subject, per_subject, found))
     aggregation = {r.id for r in cat.rules if "aggregation" in r.match}
     for obj in _input_roles(view):
         ref = roles.Ref.of(obj)
@@ -325,6 +326,29 @@ def review(
             found = [f for f in found if f.id in aggregation]
         out.extend(found)
     return sort(out)
+
+
+def _union_through_groups(
+    cat: catalogue.Catalogue,
+    subject: Subject,
+    per_subject: dict[Subject, list[authorizer.Grant]],
+    found: list[Finding],
+) -> list[Finding]:
+    """Findings that need several permissions (RBAC013's union) which a subject holds only
+    together with what its groups are granted: each part alone is reported with its holder,
+    the whole only here."""
+    if subject[0] == "Group":
+        return []
+    inherited = [
+        g
+        for group in sorted(subjects.identity(subject).groups)
+        for g in per_subject.get(("Group", "", group), [])
+    ]
+    if not inherited:
+        return []
+    own = {f.id for f in found} | {h.rule.id for h in _union_hits(cat, inherited)}
+    hits = [h for h in _union_hits(cat, per_subject[subject] + inherited) if h.rule.id not in own]
+    return _to_findings(subject, hits)
 
 
 def bound_through_aggregation(

@@ -149,6 +149,18 @@ def test_rbac013_is_the_union_over_the_subjects_bindings():
     assert finding.severity == "critical"
     assert "csr-create" in finding.message and "signer" in finding.message
     assert "RBAC013" not in b.ids(review(*parts, *bindings[:2]))
+    # A service account holding two parts itself and the third through its namespace's group
+    # holds the whole: reported for it (the group alone holds only its part).
+    runner = b.sa("a", ns="app")
+    mixed = [
+        b.binding("own0", "csr-create", runner),
+        b.binding("own1", "csr-approve", runner),
+        b.binding("via-group", "signer", b.group("system:serviceaccounts:app")),
+    ]
+    found = review(*parts, *mixed)
+    finding = one(found, "RBAC013")
+    assert finding.subject == ("ServiceAccount", "app", "a")
+    assert "RBAC013" not in b.ids([f for f in found if f.subject and f.subject[0] == "Group"])
 
 
 @pytest.mark.parametrize(
