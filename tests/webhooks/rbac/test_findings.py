@@ -451,3 +451,10 @@ def test_a_role_aggregated_into_a_bound_role_is_judged_with_its_subjects():
     assert [(f.id, f.subject, str(f.role)) for f in found] == [
         ("RBAC003", ("ServiceAccount", "team", "s"), "ClusterRole/agg")
     ]
+
+
+def test_rbac012_needs_a_verb_the_kubelet_authorizes():
+    """The kubelet maps HTTP methods to get/create/update/patch/delete on nodes/proxy."""
+    assert "RBAC012" in b.ids(granted(b.rule(["create"], ["nodes/proxy"])))
+    assert "RBAC012" not in b.ids(granted(b.rule(["impersonate"], ["*"])))
+    assert "RBAC012" not in b.ids(granted(b.rule(["list", "watch"], ["nodes/proxy"])))
