@@ -97,6 +97,8 @@ class Reflector:
         metrics_: metrics.Metrics | None = None,
         watch_seconds: int = WATCH_SECONDS,
         on_sync: Callable[[], None] = lambda: None,
+        on_change: Callable[[], None] = lambda: None,
+        required: bool = True,
     ) -> None:
         self.api = api
         self.kind = kind
@@ -104,6 +106,10 @@ class Reflector:
         self.metrics = metrics_
         self.watch_seconds = watch_seconds
         self.on_sync = on_sync
+        self.on_change = on_change
+        # A kind readiness may do without (a target kind opgate is not allowed to list).
+        self.required = required
+        self.unavailable = False
         self.resource_version = ""
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -162,6 +168,7 @@ class Reflector:
         self.resource_version = str((doc.get("metadata") or {}).get("resourceVersion") or "")
         if self.metrics is not None:
             self.metrics.cache_syncs.labels(self.kind.kind).inc()
+        self.unavailable = False
         if not self.synced.is_set():
             self.synced.set()
             self.on_sync()
@@ -229,8 +236,10 @@ class Reflector:
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if type_ in ("ADDED", "MODIFIED"):
             self.index.upsert(self._fixed(obj))
+            self.on_change()
         elif type_ == "DELETED":
             self.index.delete(self._fixed(obj))
+            self.on_change()
         elif type_ != "BOOKMARK":
             return
         if rv:
@@ -264,6 +273,18 @@ class Reflector:
                     "list/watch failed; retrying",
                     extra={"kind": self.kind.kind, "error": str(exc)[:300], "backoff": delay},
                 )
+                status = getattr(exc, "status", None)
+                if not self.required and status in (401, 403, 404) and not self.synced.is_set():
+                    # Not listable (RBAC, or the kind is not served): readiness does not wait
+                    # for it; its objects are judged absent until a list succeeds.
+                    self.unavailable = True
+                    log.warning(
+                        "target kind cannot be listed; Operations targeting it are judged as "
+                        "if the target were absent (grant list/watch on it to the webhook)",
+                        extra={"kind": self.kind.kind, "status": status},
+                    )
+                    self.synced.set()
+                    self.on_sync()
             self._stop.wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_CAP)
 
@@ -307,6 +328,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._reflectors: dict[tuple[str, str], Reflector] = {}
         self._stopped = False
+        self._ready_once = False  # after the first full sync, target kinds never unready it
         for kind in view_kinds:
             self._add(kind)
 
@@ -315,10 +337,12 @@ class LiveView:
         """Whether every reflector has completed its first list."""
         return self.index.synced
 
-    def _add(self, kind: kinds.Kind) -> Reflector | None:
+    def _add(self, kind: kinds.Kind, *, required: bool = True) -> Reflector | None:
         with self._lock:
             if self._stopped or kind.key in self._reflectors:
                 return None
+            # A new or changed OperationTemplate or CRD may name a target kind to watch.
+            feeds_targets = kind.key in (kinds.OPERATION_TEMPLATE.key, kinds.CRD.key)
             reflector = Reflector(
                 self.api,
                 kind,
@@ -326,9 +350,12 @@ class LiveView:
                 metrics_=self.metrics,
                 watch_seconds=self.watch_seconds,
                 on_sync=self._synced_one,
+                on_change=self._watch_targets if feeds_targets else lambda: None,
+                required=required,
             )
             self._reflectors[kind.key] = reflector
-            self.index.synced = False
+            if required or not self._ready_once:
+                self.index.synced = False
             return reflector
 
     def start(self) -> None:
@@ -336,20 +363,30 @@ class LiveView:
         for reflector in list(self._reflectors.values()):
             reflector.start()
 
+    def _watch_targets(self) -> None:
+        """Start a reflector for every target kind the OperationTemplates name (once CRDs and
+        templates have been listed), however late a template names it."""
+        crds = self._reflectors.get(kinds.CRD.key)
+        templates = self._reflectors.get(kinds.OPERATION_TEMPLATE.key)
+        if crds is None or templates is None:
+            return
+        if not (crds.synced.is_set() and templates.synced.is_set()):
+            return
+        for kind in self._target_kinds():
+            new = self._add(kind, required=False)
+            if new is not None:
+                new.start()
+
     def _synced_one(self) -> None:
         """After each first list: add target-kind reflectors, then recompute readiness."""
-        if (
-            self._reflectors.get(kinds.CRD.key, None) is not None
-            and self._reflectors[kinds.CRD.key].synced.is_set()
-            and self._reflectors.get(kinds.OPERATION_TEMPLATE.key) is not None
-            and self._reflectors[kinds.OPERATION_TEMPLATE.key].synced.is_set()
-        ):
-            for kind in self._target_kinds():
-                new = self._add(kind)
-                if new is not None:
-                    new.start()
+        self._watch_targets()
         with self._lock:
-            done = all(r.synced.is_set() for r in self._reflectors.values())
+            done = all(
+                r.synced.is_set()
+                for r in self._reflectors.values()
+                if r.required or not self._ready_once
+            )
+            self._ready_once = self._ready_once or done
         self.index.synced = done
         if self.metrics is not None:
             self.metrics.cache_synced.set(1 if done else 0)

@@ -41,6 +41,7 @@ class FakeKubeApi:
         self.watches: list[tuple[str, asyncio.Queue[Any]]] = []
         self.bookmark_every = bookmark_every
         self.fail_lists: dict[str, int] = {}  # collection path -> how many lists answer 500
+        self.forbidden: set[str] = set()  # collection paths that answer 403 (no RBAC for them)
         self.hold_lists = threading.Event()  # cleared: lists wait (to observe "not synced")
         self.hold_lists.set()
         self.requests: list[str] = []
@@ -117,6 +118,8 @@ class FakeKubeApi:
     async def collection(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.requests.append(request.path_qs)
+        if path in self.forbidden:
+            return web.json_response(_status(403, "Forbidden", "injected"), status=403)
         if request.query.get("watch") in ("true", "1"):
             return await self._watch(request, path)
         while not self.hold_lists.is_set():

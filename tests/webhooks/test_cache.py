@@ -14,7 +14,8 @@ import orjson
 import pytest
 from kubernetes import client
 
-from webhooks import cache, clusterview, kinds, manifests, metrics
+from policies import loader
+from webhooks import cache, clusterview, handler, kinds, manifests, metrics, review
 
 sys.path.insert(0, str(Path(__file__).parent))  # helpers beside this file (no conftest)
 import kubeapi
@@ -261,3 +262,52 @@ def test_target_kind_from_crd_or_builtin() -> None:
         "apps", "v1", "Deployment", "deployments", True
     )
     assert cache.target_kind(view, "example.com/v1", "Unknown") is None
+
+
+def test_a_target_kind_opgate_may_not_list_does_not_hold_readiness(fake, live) -> None:
+    """A target kind the webhook has no RBAC for (403) is judged absent instead of keeping
+    /readyz at 503, which would fail every Operation and Workflow closed."""
+    fake.forbidden.add("/apis/apps.vworkspace.io/v1alpha1/applicationinstances")
+    live.start()
+    sf.eventually(lambda: live.synced, "sync without the forbidden target kind")
+    assert live.index.list("apps.vworkspace.io", "ApplicationInstance") == []
+    op = manifests.load([sf.EXAMPLES / "operation.yaml"])[0]
+    decision = handler.handle(
+        "/validate/operations", review.request_review(op), live.index, loader.load_policy()
+    )
+    assert decision.reason == "TargetNotFound"
+
+
+def test_a_target_kind_named_after_sync_is_watched_without_unreadiness(fake, live) -> None:
+    live.start()
+    sf.eventually(lambda: live.synced, "sync")
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.io"},
+        "spec": {
+            "group": "example.io",
+            "scope": "Namespaced",
+            "names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+    gadget = {
+        "apiVersion": "example.io/v1",
+        "kind": "Gadget",
+        "metadata": {"name": "g", "namespace": "org-myteam"},
+    }
+    template = copy.deepcopy(
+        next(o for o in sf.state_objects() if o["kind"] == "OperationTemplate")
+    )
+    template["metadata"]["name"] = "gadget-runbook"
+    template["spec"]["type"] = "Runbook"
+    template["spec"]["targetKinds"] = [{"apiVersion": "example.io/v1", "kind": "Gadget"}]
+    readiness: list[bool] = []
+    for obj in (crd, gadget, template):
+        fake.upsert(obj)
+        readiness.append(live.synced)
+    sf.eventually(
+        lambda: live.index.get("example.io", "Gadget", "org-myteam", "g"), "the new target kind"
+    )
+    assert all(readiness) and live.synced

@@ -346,7 +346,11 @@ def _union_through_groups(
     ]
     if not inherited:
         return []
-    own = {f.id for f in found} | {h.rule.id for h in _union_hits(cat, inherited)}
+    own = (
+        {f.id for f in found}
+        | {h.rule.id for h in _union_hits(cat, per_subject[subject])}  # held (maybe subsumed)
+        | {h.rule.id for h in _union_hits(cat, inherited)}  # the groups' own, reported there
+    )
     hits = [h for h in _union_hits(cat, per_subject[subject] + inherited) if h.rule.id not in own]
     return _to_findings(subject, hits)
 
