@@ -112,6 +112,25 @@ def _write(operation: Obj, new_status: Obj, extra: tuple[Event, ...] = ()) -> Pl
     return Plan(status=new_status, events=extra + _transition_events(operation, new_status))
 
 
+def _left_by_predecessor(workflow: Obj, operation: Obj, policy: model.Policy) -> bool:
+    """Whether the Workflow is ours but its controller is an earlier Operation of this name
+    (another uid): garbage collection removes it, as its owner is gone."""
+    meta = _dict(workflow.get("metadata"))
+    labels = _dict(meta.get("labels"))
+    if labels.get(materialize.MANAGED_BY_LABEL) != policy.managed_by:
+        return False
+    op_meta = _dict(operation.get("metadata"))
+    refs = meta.get("ownerReferences")
+    return any(
+        isinstance(ref, dict)
+        and ref.get("controller") is True
+        and ref.get("kind") == "Operation"
+        and ref.get("name") == op_meta.get("name")
+        and ref.get("uid") != op_meta.get("uid")
+        for ref in (refs if isinstance(refs, list) else ())
+    )
+
+
 def plan(
     operation: Obj,
     workflow: Obj | None,
@@ -123,7 +142,9 @@ def plan(
     """What to do for an Operation given its Workflow of the same name (None when absent).
 
     - Operations of other engines, being deleted, or terminal: nothing.
-    - A Workflow not owned by the Operation: Failed=True/NameConflict.
+    - The Workflow of a deleted Operation of the same name, awaiting garbage collection:
+      Pending until it is gone.
+    - Any other Workflow not owned by the Operation: Failed=True/NameConflict.
     - An owned Workflow: the status of `status.operation_status`; a Workflow whose uid differs
       from the recorded runId means the original was deleted (WorkflowMissing).
     - No Workflow after one was recorded (runId): Failed=True/WorkflowMissing.
@@ -135,6 +156,10 @@ def plan(
         return Plan()
     recorded = run_id(operation)
     if workflow is not None:
+        if _left_by_predecessor(workflow, operation, policy):
+            # The Workflow of a deleted Operation of the same name, not yet garbage-collected:
+            # its deletion (watched) brings the Operation back here to create its own.
+            return _write(operation, status.operation_status(operation, None, now))
         if not materialize.owned_by(workflow, operation, managed_by=policy.managed_by):
             meta = _dict(workflow.get("metadata"))
             msg = (

@@ -94,6 +94,23 @@ def test_name_conflict(operation, policy) -> None:
     assert [(e.type, e.reason) for e in step.events] == [("Warning", "NameConflict")]
 
 
+def test_the_workflow_of_a_deleted_namesake_is_waited_for(operation, templates, policy) -> None:
+    """Delete an Operation and create it again under its name (kubectl replace --force, GitOps):
+    the old Workflow, owned by the old uid, goes with garbage collection; meanwhile Pending."""
+    leftover = created(operation, templates, policy)
+    successor = copy.deepcopy(operation)
+    successor["metadata"]["uid"] = "another-uid"
+    step = plan.plan(successor, leftover, policy=policy, now=NOW, templates=templates)
+    assert step.create is None
+    assert step.status["phase"] == "Pending"
+    assert not [e for e in step.events if e.type == "Warning"]
+    orphan = copy.deepcopy(leftover)
+    del orphan["metadata"]["ownerReferences"]  # orphaned on purpose: never collected
+    step = plan.plan(successor, orphan, policy=policy, now=NOW, templates=templates)
+    assert step.status["phase"] == "Failed"
+    assert [e.reason for e in step.events] == ["NameConflict"]
+
+
 def test_workflow_missing_after_it_was_recorded(operation, templates, policy) -> None:
     wf = created(operation, templates, policy)
     operation["status"] = plan.plan(operation, wf, policy=policy, now=NOW).status
