@@ -105,6 +105,8 @@ class Controller:
         self.clock = clock
         self.queue = workqueue.WorkQueue()
         self.stats = Stats()
+        # The last refusal reported per Operation: a retried refusal is one Event, not many.
+        self._refusals: dict[Key, str] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.elector = (
@@ -172,6 +174,22 @@ class Controller:
             except errors.ApiError as exc:  # Events are best effort, as in client-go
                 LOG.info("event %s on %s not recorded: %s", event.reason, key_of(operation), exc)
 
+    def _refused(self, operation: Obj, key: Key, message: str, now: datetime.datetime) -> None:
+        """Report a refused creation once per distinct message, and show the Operation as
+        Pending (not yet observed) when it has no status yet."""
+        if self._refusals.get(key) != message:
+            self._refusals[key] = message
+            refused = plan.Event(plan.WARNING, "WorkflowCreateFailed", message)
+            self._emit(operation, (refused,), now)
+        if operation.get("status"):
+            return
+        body = dict(operation, status=status.operation_status(operation, None, now))
+        try:
+            self.api.replace_status(kinds.OPERATION, key[0], key[1], body)
+            self.stats.status_writes += 1
+        except errors.ApiError:  # best effort: the retry writes it next time
+            pass
+
     def reconcile(self, key: Key) -> None:
         """Bring one Operation's Workflow and status up to date; raises on API failures (the
         caller retries the key with backoff)."""
@@ -198,6 +216,7 @@ class Controller:
                 try:
                     workflow = self.api.create(kinds.WORKFLOW, namespace, step.create)
                     self.stats.created += 1
+                    self._refusals.pop(key, None)
                     self._emit(operation, step.events, now)
                 except errors.AlreadyExists:
                     workflow = self.api.get(kinds.WORKFLOW, namespace, name)
@@ -205,11 +224,8 @@ class Controller:
                         continue  # deleted again meanwhile: decide afresh
                     self.stats.adopted += 1
                 except errors.ApiError as exc:  # denied by admission, invalid, server trouble
-                    refused = plan.Event(
-                        plan.WARNING, "WorkflowCreateFailed", f"creating Workflow {name}: {exc}"
-                    )
-                    self._emit(operation, (refused,), now)
-                    raise  # retried with backoff; the Operation stays Pending meanwhile
+                    self._refused(operation, key, f"creating Workflow {name}: {exc}", now)
+                    raise  # retried with backoff; the Operation is Pending meanwhile
                 step = plan.plan(operation, workflow, policy=self.policy, now=now)
             if step.status is None:
                 self._emit(operation, step.events, now)

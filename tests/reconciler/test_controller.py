@@ -365,23 +365,26 @@ def test_refused_creation_is_an_event_and_retried(cluster, policy_, example_oper
     in a Warning Event, and is retried."""
 
     class Refusing(kube.Api):
-        refusals = 1
+        refusals = 3
 
-        def create(self, kind, namespace, body):
+        def create(self, kind, namespace, body, **kw):
             if kind == kinds.WORKFLOW and Refusing.refusals:
                 Refusing.refusals -= 1
                 raise errors.ApiError(403, "Forbidden", "admission webhook denied the request")
-            return super().create(kind, namespace, body)
+            return super().create(kind, namespace, body, **kw)
 
     cluster.store.create(example_operation)
     ctl = controller.Controller(
         Refusing(cluster.api.client), policy_, controller.Settings(leader_elect=False)
     )
-    ctl.resync()
-    ctl.drain()
-    assert get(cluster, WF) is None
-    assert ctl.stats.failures == 1
-    assert "WorkflowCreateFailed" in event_reasons(cluster)
+    for attempt in range(3):
+        ctl.resync()
+        ctl.drain()
+        assert get(cluster, WF) is None
+        assert ctl.stats.failures == attempt + 1
+        assert phase(cluster) == "Pending"  # not yet observed: DESIGN's first row
+    # The same refusal three times is one Warning Event, not three.
+    assert event_reasons(cluster).count("WorkflowCreateFailed") == 1
     ctl.resync()
     ctl.drain()
     assert get(cluster, WF) is not None
