@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from policies import loader, model
-from reconciler import plan
+from reconciler import plan, status
 from sim import admission, callers, scenario, store, watches
 from sim import errors as sim_errors
 from sim.argo import controller as argo_controller
@@ -222,6 +222,7 @@ class Simulation:
         self._seen_op_watch = self.store.watch(resource_version=rv)
         self._seen_wf_watch = self.store.watch(resource_version=rv)
         self._pending: set[tuple[str, str]] = self._stored_operations()
+        self._refused: set[tuple[str, str]] = set()  # Operations whose Workflow was refused
 
     def _load(self, objects: list[Obj]) -> None:
         """Seed the store; an object it refuses is a bad scenario (named, with why)."""
@@ -375,15 +376,28 @@ class Simulation:
             todo = plan.plan(
                 op, wf, policy=self.policy, now=self.now(), templates=self._templates(op)
             )
-        for event in todo.events:
-            self._event("operation", f"Event {event.type} {event.reason}: {event.message}")
         changed = False
         if todo.create is not None:
             created = self._write("create", todo.create, self.operator, "reconciler", None)
-            if created is None:
-                return False
-            changed = True
-            todo = plan.plan(op, created, policy=self.policy, now=self.now())
+            if created is None:  # as reconciler.controller: one Warning, Pending meanwhile
+                key = (str(meta.get("namespace") or ""), str(meta["name"]))
+                if key not in self._refused:
+                    self._refused.add(key)
+                    self._event(
+                        "operation",
+                        f"Event Warning WorkflowCreateFailed: creating Workflow {meta['name']} "
+                        "was refused (its admission decision is above)",
+                    )
+                if op.get("status"):
+                    return False
+                todo = plan.Plan(status=status.operation_status(op, None, self.now()))
+            else:
+                changed = True
+                for event in todo.events:
+                    self._event("operation", f"Event {event.type} {event.reason}: {event.message}")
+                todo = plan.plan(op, created, policy=self.policy, now=self.now())
+        for event in todo.events:
+            self._event("operation", f"Event {event.type} {event.reason}: {event.message}")
         if todo.status is not None and todo.status != op.get("status"):
             op["status"] = todo.status
             try:

@@ -148,3 +148,30 @@ def test_deleting_the_operation_collects_its_workflow(tmp_path: Path) -> None:
     result = runner.run(scen)
     assert result.ok, printers.timeline(result)
     assert [d.action for d in result.decisions] == ["create", "create", "delete"]
+
+
+def test_a_refused_workflow_leaves_the_operation_pending_with_one_warning(tmp_path: Path) -> None:
+    """As reconciler.controller does: the Operation shows Pending, the refusal one Event."""
+    policy = (fx.REPO / "policies/default.yaml").read_text()
+    (tmp_path / "policy.yaml").write_text(
+        policy.replace("EngineNotInstalled: enforce", "EngineNotInstalled: warn")
+    )
+    scen = _scenario(
+        tmp_path,
+        "policy: policy.yaml\n"
+        "timeline:\n"
+        "  - set: {apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition,\n"
+        "          name: workflows.argoproj.io,\n"
+        "          fields: {status.conditions: [{type: Established, status: 'False'}]}}\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml,\n"
+        "              expect: {allowed: true, warning: EngineNotInstalled}}\n"
+        "  - advance: 60\n"
+        "expect:\n"
+        f"  - operation: {{namespace: org-myteam, name: {OP}, phase: Pending}}\n"
+        f"  - workflow: {{namespace: org-myteam, name: {OP}, phase: Pending}}\n",
+    )
+    result = runner.run(scen)
+    refused = [e for e in result.events if "WorkflowCreateFailed" in e.text]
+    assert len(refused) == 1
+    assert not [e for e in result.events if "WorkflowCreated" in e.text]
+    assert [f.where for f in result.failures] == ["expect[1].workflow"]  # it never existed
