@@ -317,6 +317,13 @@ class Controller:
         """Whether every informer has listed once."""
         return all(each.synced.is_set() for each in self.informers)
 
+    def dead_threads(self) -> list[str]:
+        """Names of the controller's threads that died while it runs (empty when healthy):
+        a liveness probe restarts a controller that can no longer do its work."""
+        if self._stop.is_set():
+            return []
+        return [thread.name for thread in self._threads if not thread.is_alive()]
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every thread (releasing the Lease) and wait for them; a stopped controller is
         not started again (a restart is a new Controller)."""

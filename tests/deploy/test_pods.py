@@ -95,3 +95,13 @@ def test_the_reconciler_runs_as_the_operator_policy_names() -> None:
 def test_the_namespace_enforces_the_restricted_pod_security_standard() -> None:
     namespace = c.one(c.raw("base"), "Namespace", "vworkspace-system")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_reconciler_is_probed_on_the_port_it_serves_health_on() -> None:
+    (container,) = pod_of("reconciler", "vworkspace-operator")["containers"]
+    args = container["args"]
+    port = int(args[args.index("--health-port") + 1])
+    (declared,) = container["ports"]
+    assert (declared["name"], declared["containerPort"]) == ("health", port)
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "health"}

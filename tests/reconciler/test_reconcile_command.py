@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,10 +51,11 @@ def test_bad_workers_is_a_usage_error(capsys) -> None:
 @pytest.mark.slow
 def test_process_reconciles_and_stops_on_sigterm(cluster, wait) -> None:
     op = yaml.safe_load((REPO / "deploy" / "examples" / "operation.yaml").read_text())
+    health = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "webhooks.cli", "reconcile", "--kubeconfig",
          str(cluster.kubeconfig), "--namespace", "org-myteam", "--no-leader-elect",
-         "--log-level", "warning"],
+         "--log-level", "warning", "--health-port", str(health)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -73,6 +77,8 @@ def test_process_reconciles_and_stops_on_sigterm(cluster, wait) -> None:
                 == "Pending"
             ),
         )
+        assert _get(health, "/healthz") == (200, "ok\n")
+        wait("ready", lambda: _get(health, "/readyz")[0] == 200)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -81,3 +87,44 @@ def test_process_reconciles_and_stops_on_sigterm(cluster, wait) -> None:
             proc.kill()
             pytest.fail("opgate reconcile did not stop on SIGTERM")
     assert proc.returncode == 0, err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_health_turns_503_when_a_controller_thread_dies(cluster, policy, wait) -> None:
+    from reconciler import controller
+    from webhooks.commands import reconcile
+
+    ctl = controller.Controller(
+        cluster.new_api(), policy, controller.Settings(leader_elect=False, watch_timeout=5)
+    )
+    ctl.start()
+    server = reconcile.health_server(ctl, 0, host="127.0.0.1")
+    port = server.server_address[1]
+    try:
+        wait("ready", lambda: _get(port, "/readyz")[0] == 200)
+        assert _get(port, "/healthz") == (200, "ok\n")
+        crashed = threading.Thread(target=lambda: None, name="worker-crashed")
+        crashed.start()
+        crashed.join()
+        ctl._threads.append(crashed)  # as if a worker had died of an unexpected error
+        assert _get(port, "/healthz") == (503, "dead threads: worker-crashed\n")
+        assert _get(port, "/nope")[0] == 404
+    finally:
+        server.shutdown()
+        ctl.stop()
+        ctl.api.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http.server
 import logging
 import signal
 import threading
@@ -75,7 +76,42 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--log-level", choices=logs.LEVELS, default="info", help="default: %(default)s"
     )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        metavar="PORT",
+        help="plain-HTTP /healthz (503 once a controller thread died) and /readyz (200 once "
+        "every informer has listed); 0 turns it off (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
+
+
+def health_server(ctl: Any, port: int, host: str = "0.0.0.0") -> http.server.ThreadingHTTPServer:
+    """/healthz and /readyz of a running controller, served from a daemon thread."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                dead = ctl.dead_threads()
+                code, text = (503, f"dead threads: {', '.join(dead)}") if dead else (200, "ok")
+            elif self.path == "/readyz":
+                code, text = (200, "ok") if ctl.synced() else (503, "informers not synced")
+            else:
+                code, text = 404, "not found: /healthz or /readyz"
+            body = (text + "\n").encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # probes are noise
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
     )
+    if not 0 <= args.health_port <= 65535:
+        raise errors.UsageError(f"--health-port must be 0..65535, got {args.health_port}")
     ctl = controller.Controller(kube.Api(client), policy, settings)
+    try:
+        health = health_server(ctl, args.health_port) if args.health_port else None
+    except OSError as exc:
+        raise errors.UsageError(f"cannot serve health on port {args.health_port}: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -113,5 +155,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ctl.stop()
         ctl.api.close()
+        if health is not None:
+            health.shutdown()
         LOG.info("reconciler stopped", extra=logs.fields(**vars(ctl.stats)))
     return 0
