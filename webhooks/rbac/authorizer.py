@@ -187,11 +187,21 @@ def effective_rules(
     resolver = resolver or roles.resolver_for(view)
     if not direct:
         return identity_grants(view, subjects.identity(subject), resolver)
+    # A service account is named by itself or by its user name: both are the subject itself.
+    subject = subjects.canonical(subject)
+    keys = [subject]
+    if subject[0] == "ServiceAccount":
+        keys.append(subjects.user(subjects.sa_username(subject[1], subject[2])))
     out: list[Grant] = []
-    for binding in view.bindings_for_subject(subject):
-        for entry in clusterview.subjects_of(binding):
-            if entry == subject:
-                out.extend(binding_grants(resolver, binding, entry))
+    seen: set[int] = set()
+    for key in keys:
+        for binding in view.bindings_for_subject(key):
+            if id(binding) in seen:
+                continue
+            seen.add(id(binding))
+            for entry in clusterview.subjects_of(binding):
+                if subjects.canonical(entry) == subject:
+                    out.extend(binding_grants(resolver, binding, entry))
     return out
 
 
@@ -274,8 +284,9 @@ def who_can(
         for entry in clusterview.subjects_of(binding):
             if entry[0] not in subjects.KINDS or (entry[0] == "ServiceAccount" and not entry[1]):
                 continue
+            who = subjects.canonical(entry)  # an SA's user name is the SA
             grant = dataclasses.replace(allowed[0], subject=entry)
-            found.setdefault((entry, grant.binding, grant.role), Access(entry, grant))
+            found.setdefault((who, grant.binding, grant.role), Access(who, grant))
     return [found[k] for k in sorted(found, key=lambda k: (k[0], str(k[1]), str(k[2])))]
 
 

@@ -225,7 +225,7 @@ def judge(
         hits.extend(_grant_hits(cat, resolver, grant))
     hits.extend(_union_hits(cat, grants))
     if holder is not None:
-        direct = [g for g in grants if g.subject == holder]
+        direct = [g for g in grants if g.subject and subjects.canonical(g.subject) == holder]
         hits.extend(_subject_hits(cat, holder, direct))
     return sort(_to_findings(holder, _subsume(cat, hits)))
 
@@ -304,7 +304,8 @@ def review(
         for entry in clusterview.subjects_of(binding):
             if entry[0] not in subjects.KINDS or (entry[0] == "ServiceAccount" and not entry[1]):
                 continue
-            per_subject.setdefault(entry, []).extend(
+            # A service account's user name and the account are one subject.
+            per_subject.setdefault(subjects.canonical(entry), []).extend(
                 authorizer.binding_grants(resolver, binding, entry)
             )
     out: list[Finding] = []

@@ -82,6 +82,16 @@ def from_username(name: str) -> Subject | None:
     return service_account(ns, sa)
 
 
+def canonical(subject: Subject) -> Subject:
+    """The subject as the authorizer knows it: a User named `system:serviceaccount:ns:sa` is
+    that ServiceAccount (the same identity, with its groups)."""
+    if subject[0] == "User":
+        sa = from_username(subject[2])
+        if sa is not None:
+            return sa
+    return subject
+
+
 def identity(subject: Subject) -> Identity:
     """The identity the authorizer sees for a subject.
 
@@ -90,7 +100,7 @@ def identity(subject: Subject) -> Identity:
     in `system:authenticated` (`system:anonymous` in `system:unauthenticated`); a group subject is
     a member of that group only, so its identity shows what the group itself is granted.
     """
-    kind, ns, name = subject
+    kind, ns, name = canonical(subject)
     if kind == "ServiceAccount":
         groups = {ALL_SERVICE_ACCOUNTS, f"{ALL_SERVICE_ACCOUNTS}:{ns}", AUTHENTICATED}
         return Identity(sa_username(ns, name), frozenset(groups))

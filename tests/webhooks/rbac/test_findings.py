@@ -458,3 +458,27 @@ def test_rbac012_needs_a_verb_the_kubelet_authorizes():
     assert "RBAC012" in b.ids(granted(b.rule(["create"], ["nodes/proxy"])))
     assert "RBAC012" not in b.ids(granted(b.rule(["impersonate"], ["*"])))
     assert "RBAC012" not in b.ids(granted(b.rule(["list", "watch"], ["nodes/proxy"])))
+
+
+def test_a_service_accounts_user_name_is_the_service_account():
+    """`User system:serviceaccount:ns:sa` in a binding is that ServiceAccount (Kubernetes'
+    authorizer sees one identity): subject rules see it, and its groups apply."""
+    as_user = b.user("system:serviceaccount:app:default")
+    found = review(
+        b.role("r", b.rule(["get"], ["configmaps"]), ns="app"),
+        b.binding("rb", "r", as_user, ns="app", role_kind="Role"),
+    )
+    assert one(found, "RBAC020").subject == ("ServiceAccount", "app", "default")
+    readers = review(
+        b.role("secrets", b.rule(["list"], ["secrets"])),
+        b.binding("all-sa", "secrets", b.group("system:serviceaccounts:app")),
+    )
+    grants = findings.for_subject(
+        b.view(
+            b.role("secrets", b.rule(["list"], ["secrets"])),
+            b.binding("all-sa", "secrets", b.group("system:serviceaccounts:app")),
+        ),
+        ("User", "", "system:serviceaccount:app:a"),
+    )
+    assert "RBAC003" in b.ids(grants)
+    assert readers  # the group itself holds it too

@@ -264,7 +264,7 @@ def test_who_can_agrees_with_permissions(objs, data):
     req_name = authorizer.request_name(verb, sub, name)
     expected = {
         s
-        for s in _binding_subjects(view)
+        for s in {subjects.canonical(raw) for raw in _binding_subjects(view)}
         if any(
             (g.namespace is None or (ns and g.namespace == ns))
             and authorizer.rule_allows(g.rule, verb, group, resource, sub, req_name)
@@ -326,9 +326,10 @@ def test_for_subject_direct_matches_review(objs):
     view = clusterview.ClusterIndex(objs)
     reviewed = findings.review(view)
     unions = {r.id for r in catalogue.default().rules if r.permissions("allOf")}
-    for s in _binding_subjects(view):
-        if s[0] not in subjects.KINDS:
+    for raw in _binding_subjects(view):
+        if raw[0] not in subjects.KINDS:
             continue
+        s = subjects.canonical(raw)  # an SA's user name is the SA
         mine = [f for f in reviewed if f.subject == s]
         direct = findings.for_subject(view, s, direct=True)
         assert [f for f in mine if f not in direct] == [
