@@ -151,13 +151,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {line}", file=sys.stderr)
     if args.form == "who-can":
         base, _, sub = resource.partition("/")
+        namespace = args.namespace or ""
+        if namespace and cat.scope_of(args.api_group or "", base) == "cluster":
+            # A request for a cluster-scoped resource carries no namespace: only
+            # ClusterRoleBindings can allow it, whatever -n says.
+            print(
+                f"warning: {base} is cluster-scoped; -n {namespace} ignored (a request for it "
+                "has no namespace)",
+                file=sys.stderr,
+            )
+            namespace = ""
         access = authorizer.who_can(
             view,
             verb,
             base,
             sub,
             group=args.api_group or "",
-            namespace=args.namespace or "",
+            namespace=namespace,
             name=args.name or "",
         )
         out = report.who_can_json if args.output == "json" else report.who_can_table

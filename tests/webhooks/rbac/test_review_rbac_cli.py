@@ -357,3 +357,18 @@ def test_live_cluster_sarif_has_logical_locations_only(capsys, tmp_path, apiserv
         assert (
             location["logicalLocations"][-1]["fullyQualifiedName"] == result["properties"]["role"]
         )
+
+
+def test_who_can_on_a_cluster_scoped_resource_ignores_the_namespace(capsys, tmp_path):
+    """A RoleBinding cannot grant nodes/proxy: a request for it has no namespace."""
+    path = tmp_path / "nodes.yaml"
+    objs = [
+        b.role("proxy", b.rule(["get"], ["nodes/proxy"])),
+        b.binding("in-app", "proxy", b.user("mallory"), ns="app"),
+        b.binding("everywhere", "proxy", b.user("root")),
+    ]
+    path.write_text(yaml.safe_dump_all(objs, sort_keys=False))
+    code, out, err = run(capsys, "who-can", "get", "nodes/proxy", "-n", "app", str(path))
+    assert code == 0
+    assert "root" in out and "mallory" not in out
+    assert "cluster-scoped; -n app ignored" in err
