@@ -80,8 +80,16 @@ def prepare_create(
         if not obj.get("type"):
             obj["type"] = "Opaque"  # the apiserver's default for Secrets
     if res.key == kinds.NAMESPACE.key and m.get("name"):
-        m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
+        _name_label(m)
     return obj
+
+
+def _name_label(meta: Obj) -> None:
+    """A namespace's name as its `kubernetes.io/metadata.name` label (malformed labels are
+    left for validation to report)."""
+    labels = meta.get("labels")
+    if labels is None or isinstance(labels, dict):
+        meta["labels"] = {**(labels or {}), NAMESPACE_NAME_LABEL: str(meta["name"])}
 
 
 def request_key(res: registry.Resource, obj: Obj, namespace: str | None, name: str | None) -> Key:
@@ -331,7 +339,7 @@ def prepare_update(res: registry.Resource, old: Obj, new: Obj, subresource: str)
         else:
             new.pop("status", None)
     if res.key == kinds.NAMESPACE.key:
-        m["labels"] = dict(m.get("labels") or {}, **{NAMESPACE_NAME_LABEL: str(m["name"])})
+        _name_label(m)
     if res.key == SECRET:
         _fold_string_data(new)
     if res.key in (SECRET, CONFIG_MAP) and old.get("immutable") is True:

@@ -70,8 +70,47 @@ def _dry_run(request: web.Request, options: Obj | None = None) -> bool:
     return bool(values)
 
 
+# DeleteOptions fields and the JSON types they must have.
+_DELETE_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "apiVersion": str,
+    "kind": str,
+    "gracePeriodSeconds": int,
+    "preconditions": dict,
+    "orphanDependents": bool,
+    "propagationPolicy": str,
+    "dryRun": list,
+}
+
+
+def _delete_options(body: Any) -> Obj:
+    """A delete's body as DeleteOptions (none is {}); 400, deleting nothing, when it is not."""
+    if body is None:
+        return {}
+
+    def bad(problem: str) -> errors.ApiError:
+        return errors.bad_request(f"the request body is not valid DeleteOptions: {problem}")
+
+    if not isinstance(body, dict):
+        raise bad(f"expected an object, got {type(body).__name__}")
+    if body.get("kind") not in (None, "DeleteOptions"):
+        raise bad(f"kind must be DeleteOptions, got {body.get('kind')!r}")
+    for key, kind in _DELETE_OPTION_TYPES.items():
+        value = body.get(key)
+        if value is not None and (
+            not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+        ):
+            raise bad(f"{key} has the wrong type ({type(value).__name__})")
+    policy = body.get("propagationPolicy")
+    if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+        raise bad(f'propagationPolicy "{policy}" is not one of Orphan, Background, Foreground')
+    return body
+
+
 async def _body(request: web.Request, res: registry.Resource) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # aiohttp stops reading at its limit
+        raw = b"x" * (MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise errors.ApiError(
             errors.status(413, "RequestEntityTooLarge", "Request entity too large")
@@ -187,7 +226,7 @@ async def write(
 ) -> web.Response:
     res, ns = target.res, target.namespace
     body = await _body(request, res)
-    options = body if verb in ("delete", "deletecollection") and isinstance(body, dict) else {}
+    options = _delete_options(body) if verb in ("delete", "deletecollection") else {}
     dry_run = _dry_run(request, options)
     found: list[str] = []
     kwargs: Obj = {"user": user, "dry_run": dry_run, "warnings": found}

@@ -340,10 +340,30 @@ class Store:
             old = self.find(group, kind, ns, name)
             if old is None:
                 raise errors.not_found(group, res.plural, name)
+            if res.crd and patch_type.split(";")[0].strip() == patches.STRATEGIC:
+                raise errors.ApiError(
+                    errors.status(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media types "
+                        "include: application/json-patch+json, application/merge-patch+json, "
+                        "application/apply-patch+yaml",
+                    )
+                )  # custom resources have no strategic merge
             patched = patches.apply(old, body, patch_type)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch must leave a JSON object")
             patched = normalized(patched)
+            for field, want in (("kind", old.get("kind")), ("apiVersion", old.get("apiVersion"))):
+                if patched.get(field) != want:  # a patch cannot turn an object into another
+                    raise errors.invalid(
+                        group, kind, name,
+                        [errors.field_error(
+                            field, "FieldValueInvalid",
+                            f"Invalid value: {orjson.dumps(patched.get(field)).decode()}: "
+                            f"must be {want}",
+                        )],
+                    )  # fmt: skip
             m = meta(patched)
             if str(m.get("name", name)) != name:
                 raise errors.bad_request(

@@ -560,3 +560,44 @@ def test_kubectl_auth_can_i(served: Served) -> None:
     assert can_i("get", "pods", "-n", "team", "--as", "alice") == "yes"
     assert can_i("delete", "pods", "-n", "team", "--as", "alice") == "no"
     assert can_i("create", "namespaces") == "yes"
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["x", [1], {"kind": "Pod", "apiVersion": "v1"}, {"gracePeriodSeconds": "x"},
+     {"preconditions": "x"}, {"dryRun": "All"}, {"propagationPolicy": "Sometimes"}],
+)  # fmt: skip
+def test_a_delete_with_bad_options_is_400_and_deletes_nothing(served: Served, options: Any) -> None:
+    sim, url, _ = served
+    sim.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "keep", "namespace": "default"},
+        }
+    )
+    status, answer = _raw(
+        url + "/api/v1/namespaces/default/configmaps/keep", "DELETE", options,
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert (status, answer["reason"]) == (400, "BadRequest")
+    assert "DeleteOptions" in answer["message"]
+    assert sim.find("", "ConfigMap", "default", "keep") is not None
+
+
+def test_oversized_bodies_and_malformed_labels_are_4xx_not_500(served: Served) -> None:
+    sim, url, _ = served
+    rv = sim.resource_version
+    huge = {"metadata": {"name": "big"}, "data": {"k": "x" * (4 * 1024 * 1024)}}
+    status, answer = _raw(
+        url + "/api/v1/namespaces/default/configmaps", "POST", huge,
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert (status, answer["reason"]) == (413, "RequestEntityTooLarge")
+    status, answer = _raw(
+        url + "/api/v1/namespaces", "POST",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "zz", "labels": ["a"]}},
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert status == 422 and "metadata.labels" in answer["message"]
+    assert sim.resource_version == rv

@@ -355,22 +355,49 @@ def test_view_indexes_what_admission_reads_including_target_kinds(cluster: store
 
 
 def test_strategic_merge_patch_directives(cluster: store.Store) -> None:
-    obj = widget("a", keep=1)
-    obj["metadata"]["labels"] = {"x": "1", "y": "2"}
-    cluster.create(obj)
+    """Built-in kinds take strategic merge (directives honoured); custom resources answer 415
+    as kube-apiserver does, listing the patch types they accept."""
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default", "labels": {"x": "1", "y": "2"}},
+        "data": {"keep": "1", "gone": "x"},
+    }
+    cluster.create(cm)
     body = {
         "$setElementOrder/items": [{"name": "a"}],
         "metadata": {"labels": {"$patch": "replace", "z": "3"}},
-        "spec": {"gone": {"$patch": "delete"}, "keep": 2, "list": [1, 2]},
+        "data": {"keep": "2", "gone": None},
     }
-    out = cluster.patch(
-        *("example.io", "Widget", "default", "a"),
-        body,
-        patch_type="application/strategic-merge-patch+json",
-    )
+    strategic = "application/strategic-merge-patch+json"
+    out = cluster.patch("", "ConfigMap", "default", "c", body, patch_type=strategic)
     assert out["metadata"]["labels"] == {"z": "3"}
-    assert out["spec"] == {"keep": 2, "list": [1, 2]}
+    assert out["data"] == {"keep": "2"}
     assert not any(k.startswith("$") for k in out)
+    cluster.create(widget("a", keep=1))
+    with pytest.raises(errors.ApiError) as info:
+        cluster.patch(
+            "example.io", "Widget", "default", "a", {"spec": {"keep": 2}}, patch_type=strategic
+        )
+    assert info.value.status["code"] == 415
+    assert "application/merge-patch+json" in info.value.status["message"]
+
+
+def test_a_patch_cannot_change_kind_or_api_version(cluster: store.Store) -> None:
+    cluster.create(widget("a", keep=1))
+    rv = cluster.resource_version
+    for op in (
+        [{"op": "replace", "path": "/kind", "value": "Gadget"}],
+        [{"op": "replace", "path": "/apiVersion", "value": "v1"}],
+    ):
+        with pytest.raises(errors.ApiError) as info:
+            cluster.patch(
+                "example.io", "Widget", "default", "a", op, patch_type="application/json-patch+json"
+            )
+        assert info.value.status["code"] == 422
+        assert "must be" in info.value.status["message"]
+    assert cluster.resource_version == rv
+    assert cluster.find("example.io", "Widget", "default", "a")["kind"] == "Widget"
 
 
 def test_schema_formats_are_checked_like_the_apiserver() -> None:
