@@ -601,3 +601,21 @@ def test_oversized_bodies_and_malformed_labels_are_4xx_not_500(served: Served) -
     )  # fmt: skip
     assert status == 422 and "metadata.labels" in answer["message"]
     assert sim.resource_version == rv
+
+
+def test_a_custom_resource_update_needs_a_resource_version(served: Served) -> None:
+    api = client.CustomObjectsApi(_api(served))
+    args = ("example.io", "v1", "default", "widgets")
+    made = api.create_namespaced_custom_object(*args, widget("u", size=1))
+    blind = {
+        **made,
+        "metadata": {k: v for k, v in made["metadata"].items() if k != "resourceVersion"},
+    }
+    with pytest.raises(client.ApiException) as info:
+        api.replace_namespaced_custom_object(*args, "u", blind)
+    assert info.value.status == 422
+    assert "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update" in (
+        info.value.body
+    )
+    made["spec"] = {"size": 2}
+    assert api.replace_namespaced_custom_object(*args, "u", made)["spec"] == {"size": 2}
