@@ -63,6 +63,13 @@ OUTCOME_KEYS = frozenset(
     {"phase", "message", "exitCode", "result", "duration", "creates", "parameters"}
 )
 EXPECT_KINDS = ("operation", "workflow", "object")
+# The keys each expectation takes (a misspelt one must not turn a check into a silent pass).
+EXPECT_KEYS = {
+    "operation": frozenset({"namespace", "name", "phase", "conditions"}),
+    "workflow": frozenset({"namespace", "name", "phase", "message", "nodes"}),
+    "object": frozenset({"apiVersion", "kind", "namespace", "name", "exists", "fields"}),
+}
+CONDITION_KEYS = frozenset({"status", "reason", "message"})
 # The phases an expectation may name (Operation phases; Argo's Workflow phases).
 PHASES = {
     "operation": ("Pending", "Running", "Succeeded", "Failed"),
@@ -256,13 +263,15 @@ class _Reader:
             if len(data) != 1 or next(iter(data)) not in EXPECT_KINDS:
                 raise self.fail(where, f"each expectation is one of: {', '.join(EXPECT_KINDS)}")
             kind, args = next(iter(data.items()))
-            args = self.mapping(args, f"{where}.{kind}")
+            args = self.mapping(args, f"{where}.{kind}", EXPECT_KEYS[kind])
             required = ("name", "apiVersion", "kind") if kind == "object" else ("namespace", "name")
             for key in required:
                 self.text(args.get(key), f"{where}.{kind}.{key}")
             for key in ("conditions", "nodes", "fields"):
                 if key in args:
                     self.mapping(args[key], f"{where}.{kind}.{key}")
+            for type_, cond in (args.get("conditions") or {}).items():
+                self.mapping(cond, f"{where}.{kind}.conditions.{type_}", CONDITION_KEYS)
             if "exists" in args and not isinstance(args["exists"], bool):
                 raise self.fail(f"{where}.{kind}.exists", "must be true or false")
             phases = PHASES.get(kind, ())

@@ -50,3 +50,14 @@ def test_reuse_ca_without_ca_key(tmp_path, capsys) -> None:
 def test_bad_days(tmp_path, capsys) -> None:
     assert cli.main(["certs", "generate", "--out", str(tmp_path), "--days", "0"]) == 2
     assert "--days must be at least 1" in capsys.readouterr().err
+
+
+def test_a_new_ca_removes_the_key_of_the_one_it_replaces(tmp_path, capsys) -> None:
+    """Otherwise --reuse-ca would sign with a key that does not match ca.crt."""
+    out = tmp_path / "tls"
+    assert cli.main(["certs", "generate", "--out", str(out), "--ca-key"]) == 0
+    assert (out / "ca.key").exists()
+    assert cli.main(["certs", "generate", "--out", str(out)]) == 0
+    assert not (out / "ca.key").exists()
+    assert "removed" in capsys.readouterr().err
+    assert cli.main(["certs", "generate", "--out", str(out), "--reuse-ca"]) == 2

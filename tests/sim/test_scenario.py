@@ -49,6 +49,21 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("expect:\n  - object: {name: x}\n", "expect[0].object.apiVersion", "non-empty string"),
         ("expect:\n  - workflow: {name: w}\n", "expect[0].workflow.namespace", "non-empty string"),
         (
+            "expect:\n  - operation: {namespace: n, name: o, phse: Failed}\n",
+            "expect[0].operation.phse",
+            "unknown key",
+        ),
+        (
+            "expect:\n  - operation: {namespace: n, name: o, conditions: {Failed: {statsu: x}}}\n",
+            "expect[0].operation.conditions.Failed.statsu",
+            "unknown key",
+        ),
+        (
+            "expect:\n  - operation: {namespace: n, name: o, conditions: [1]}\n",
+            "expect[0].operation.conditions",
+            "expected a mapping",
+        ),
+        (
             "expect:\n  - object: {apiVersion: v1, kind: C, name: c, exists: 'no'}\n",
             "expect[0].object.exists",
             "true or false",

@@ -133,7 +133,7 @@ def test_subprocess_serve_answers_and_drains_on_sigterm(tmp_path: Path, state_di
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline().decode()
-        match = re.search(r"https://localhost:(\d+) \(health: http://localhost:(\d+)\)", banner)
+        match = re.search(r"https://127.0.0.1:(\d+) \(health: http://127.0.0.1:(\d+)\)", banner)
         assert match, banner
         port, health = int(match.group(1)), int(match.group(2))
         hint = proc.stdout.readline().decode()
@@ -259,7 +259,7 @@ def test_subprocess_serve_with_kubeconfig_is_ready_only_after_sync(tmp_path: Pat
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline().decode()
-        match = re.search(r"https://localhost:(\d+) \(health: http://localhost:(\d+)\)", banner)
+        match = re.search(r"https://127.0.0.1:(\d+) \(health: http://127.0.0.1:(\d+)\)", banner)
         assert match, banner
         port, health = int(match.group(1)), int(match.group(2))
         assert readyz(health) == 503

@@ -94,6 +94,10 @@ def run_generate(args: argparse.Namespace) -> int:
                 args.service, args.namespace, days=args.days, localhost=args.localhost
             )
         written = files.write(args.out, bundle, ca_key=args.ca_key and not args.reuse_ca)
+        stale = args.out / "ca.key"
+        if not args.reuse_ca and not args.ca_key and stale.exists():
+            stale.unlink()  # it signed the CA just replaced: --reuse-ca must not sign with it
+            print(f"removed {stale} (the key of the replaced CA)", file=sys.stderr)
     except cert_errors.CertError as exc:
         raise errors.UsageError(str(exc)) from None
     except OSError as exc:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from webhooks import clusterview, errors
+from webhooks import clusterview, errors, kinds
 from webhooks.rbac import authorizer, catalogue, findings, inputs, report, subjects
 
 FORMS = ("findings", "who-can", "permissions")
@@ -120,7 +120,14 @@ def _load(args: argparse.Namespace, paths: list[str]) -> inputs.Loaded:
             "nothing to review: give manifest PATHs (files, directories, - for stdin) or "
             "--kubeconfig"
         )
-    return inputs.from_paths(paths)
+    loaded = inputs.from_paths(paths)
+    if not any(kinds.key_of(o) in kinds.RBAC_KINDS for o in loaded.objects):
+        # An empty pipe (`kubectl kustomize typo | opgate review-rbac -`) must not pass as clean.
+        raise errors.UsageError(
+            f"no Role, ClusterRole, RoleBinding or ClusterRoleBinding in {', '.join(paths)}; "
+            "check the path or the command that feeds stdin"
+        )
+    return loaded
 
 
 def run(args: argparse.Namespace) -> int:

@@ -183,11 +183,12 @@ async def _serve(
 
 
 def _announce(args: argparse.Namespace, port: int, health: int) -> None:
-    host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1", "::") else args.host
+    host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     ca = args.tls_dir / "ca.crt"
     print(f"opgate: serving admission on https://{host}:{port} (health: http://{host}:{health})")
     print(
         f"  POST AdmissionReview v1 JSON to https://{host}:{port}/validate/operations (and the "
-        f"other webhook paths), trusting {ca}; `make demo` writes an example review and curl line",
+        f"other webhook paths), trusting {ca}; the certificate must name {host} "
+        "(`opgate certs generate --localhost` makes one for local runs)",
         flush=True,
     )

@@ -372,3 +372,13 @@ def test_who_can_on_a_cluster_scoped_resource_ignores_the_namespace(capsys, tmp_
     assert code == 0
     assert "root" in out and "mallory" not in out
     assert "cluster-scoped; -n app ignored" in err
+
+
+def test_input_without_rbac_objects_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    """An empty pipe or the wrong file must not pass a CI gate as 'no findings'."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = run(capsys, "-", "--fail-on", "low")
+    assert code == 2 and "no Role, ClusterRole, RoleBinding or ClusterRoleBinding" in err
+    other = tmp_path / "cm.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: d}\n")
+    assert run(capsys, str(other))[0] == 2
