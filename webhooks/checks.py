@@ -81,6 +81,10 @@ def check_engine(ctx: Context) -> Failure | None:
     """The engine is known to the engine catalog."""
     raw = ctx.spec.get("engine")
     engine = _str(raw)
+    found = ctx.policy.engines.get(engine)
+    if found is not None:
+        ctx.engine = found
+        return None
     known = ", ".join(sorted(ctx.policy.engines))
     if raw is not None and raw != "" and not engine:
         return Failure(
@@ -102,20 +106,16 @@ def check_engine(ctx: Context) -> Failure | None:
             f"{q(_str(ctx.spec.get('type')))} lets it be defaulted; set spec.engine to one of: {known}",
             (decisions.Cause("spec.engine", "Required value", "FieldValueRequired"),),
         )
-    found = ctx.policy.engines.get(engine)
-    if found is None:
-        return Failure(
-            "UnknownEngine",
-            422,
-            f"engine {q(engine)} is not in the engine catalog; use one of: {known}",
-            (
-                decisions.Cause(
-                    "spec.engine", f"Unsupported value: {q(engine)}", "FieldValueNotSupported"
-                ),
+    return Failure(
+        "UnknownEngine",
+        422,
+        f"engine {q(engine)} is not in the engine catalog; use one of: {known}",
+        (
+            decisions.Cause(
+                "spec.engine", f"Unsupported value: {q(engine)}", "FieldValueNotSupported"
             ),
-        )
-    ctx.engine = found
-    return None
+        ),
+    )
 
 
 def check_engine_installed(ctx: Context) -> Failure | None:
@@ -176,7 +176,11 @@ def check_target(ctx: Context) -> Failure | None:
     if ctx.optemplate is None:
         return None
     ref = resolve.mapping(ctx.spec.get("targetRef"))
-    api_version, kind, name = (_str(ref.get(k)) for k in ("apiVersion", "kind", "name"))
+    api_version, kind, name = (
+        _str(ref.get("apiVersion")),
+        _str(ref.get("kind")),
+        _str(ref.get("name")),
+    )
     if not (api_version and kind and name):
         missing = [f"spec.targetRef.{k}" for k in ("apiVersion", "kind", "name") if not ref.get(k)]
         return Failure(
@@ -325,9 +329,9 @@ def check_workflow_template(ctx: Context) -> Failure | None:
     if ctx.optemplate is None or ctx.engine is None or ctx.engine.name != "workflow":
         return None
     param = resolve.template_parameter(ctx.optemplate)
-    field = schemas.field_path("spec.parameters", [param])
     name = _str(ctx.parameters.get(param))
     if not name:
+        field = schemas.field_path("spec.parameters", [param])
         return Failure(
             "TemplateNotFound",
             422,
@@ -343,6 +347,7 @@ def check_workflow_template(ctx: Context) -> Failure | None:
     if isinstance(found, resolve.Resolved):
         ctx.template = found
         return None
+    field = schemas.field_path("spec.parameters", [param])
     return Failure(
         "TemplateNotFound",
         422,
@@ -355,9 +360,6 @@ def check_template_arguments(ctx: Context) -> Failure | None:
     """Every parameter the WorkflowTemplate declares without a default gets a value."""
     if ctx.template is None:
         return None
-    provided = {"targetName", "targetNamespace"} | {
-        k for k, v in ctx.parameters.items() if v is not None
-    }
     template = ctx.template
     meta = resolve.mapping(template.obj.get("metadata"))
     required = ctx.view.memoized(
@@ -365,7 +367,12 @@ def check_template_arguments(ctx: Context) -> Failure | None:
         lambda: resolve.required_parameters(template.obj),
         depends=TEMPLATE_KINDS,
     )
-    missing = [name for name in required if name not in provided]
+    given = ctx.parameters
+    missing = [
+        name
+        for name in required
+        if given.get(name) is None and name not in ("targetName", "targetNamespace")
+    ]
     if not missing:
         return None
     kind = "ClusterWorkflowTemplate" if ctx.template.cluster_scope else "WorkflowTemplate"

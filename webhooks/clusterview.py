@@ -105,6 +105,10 @@ class ClusterIndex:
         self.revision = 0
         self.synced = True
         self._kind_revisions: dict[tuple[str, str], int] = {}
+        # (revision, stamp) of each `depends` tuple: a hit at the current revision costs one
+        # lookup instead of one per kind. Writers (the cache's thread) bump the kind's revision
+        # before `revision`, so a stamp read at revision r never misses a write counted in r.
+        self._stamps: dict[tuple[tuple[str, str], ...], tuple[int, tuple[int, ...]]] = {}
         self._memo: dict[Hashable, tuple[Hashable, Any]] = {}
         for obj in objects:
             self.upsert(obj)
@@ -148,11 +152,18 @@ class ClusterIndex:
 
         Without `depends` any write invalidates it. For derived facts such as RBAC findings.
         """
-        stamp: Hashable = (
-            self.revision
-            if depends is None
-            else tuple(self._kind_revisions.get(k, 0) for k in depends)
-        )
+        stamp: Hashable
+        if depends is None:
+            stamp = self.revision
+        else:
+            depends = tuple(depends)
+            revision = self.revision
+            cached = self._stamps.get(depends)
+            if cached is not None and cached[0] == revision:
+                stamp = cached[1]
+            else:
+                stamp = tuple([self._kind_revisions.get(k, 0) for k in depends])
+                self._stamps[depends] = (revision, stamp)
         found = self._memo.get(key)
         if found is not None and found[0] == stamp:
             return found[1]  # type: ignore[no-any-return]
@@ -180,8 +191,8 @@ class ClusterIndex:
                 self._unindex(key, old)
             self._by_kind.setdefault(key, {})[(ns, name)] = obj
             self._index(key, obj)
-            self.revision += 1
             self._kind_revisions[key] = self._kind_revisions.get(key, 0) + 1
+            self.revision += 1
 
     def delete(self, obj: Obj) -> None:
         """Remove an object if present (matched by group, kind, namespace, name)."""
@@ -191,8 +202,8 @@ class ClusterIndex:
             old = self._by_kind.get(key, {}).pop((ns, name), None)
             if old is not None:
                 self._unindex(key, old)
-                self.revision += 1
                 self._kind_revisions[key] = self._kind_revisions.get(key, 0) + 1
+                self.revision += 1
 
     def replace_kind(self, group: str, kind: str, objects: Iterable[Obj]) -> None:
         """Replace every object of one kind (a relist)."""

@@ -37,21 +37,28 @@ def _failure_text(failure: checks.Failure) -> str:
 
 
 def run_checks(
-    operation: Obj, namespace: str, view: clusterview.ClusterView, policy: model.Policy
+    operation: Obj,
+    namespace: str,
+    view: clusterview.ClusterView,
+    policy: model.Policy,
+    *,
+    passes: bool = True,
 ) -> list[CheckResult]:
     """Every check in order with its outcome; stops after the first enforced failure.
 
     A check in mode `off` still runs (later checks need what it resolves); its failure is ignored.
+    With `passes=False` only the failed checks are listed: all that `decide` reads.
     """
     ctx = checks.Context(operation, namespace, view, policy)
     results: list[CheckResult] = []
     for reason, check in checks.ORDER:
-        mode = policy.mode(reason)
         failure = check(ctx)
         if failure is None:
-            applicable = _applicable(reason, ctx)
-            results.append(CheckResult(reason, "pass" if applicable else "not-applicable", mode))
+            if passes:
+                outcome: Outcome = "pass" if _applicable(reason, ctx) else "not-applicable"
+                results.append(CheckResult(reason, outcome, policy.mode(reason)))
             continue
+        mode = policy.mode(reason)
         if mode == "off":
             results.append(CheckResult(reason, "off", mode, failure))
         elif mode == "warn":
@@ -138,7 +145,7 @@ def validate_operation(
             raise errors.MalformedReview("request.oldObject is required for an UPDATE")
         if request.old_object.get("spec") == operation.get("spec"):
             return decisions.allowed()
-    decision = decide(run_checks(operation, request.namespace, view, policy))
+    decision = decide(run_checks(operation, request.namespace, view, policy, passes=False))
     if request.operation == "UPDATE" and decision.allowed:
         return decisions.with_warnings(_immutable(request, policy), decision.warnings)
     return decision

@@ -123,3 +123,38 @@ def test_memoized_follows_only_the_kinds_it_depends_on():
     assert index.memoized("any", compute) == 3
     index.upsert(optemplate("u", "Runbook", "job"))
     assert index.memoized("any", compute) == 4
+
+
+MEMO_KINDS = [("", "ConfigMap"), ("", "Secret"), ("apps", "Deployment")]
+memo_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("upsert"), st.integers(0, 2), st.sampled_from(["a", "b"])),
+        st.tuples(st.just("delete"), st.integers(0, 2), st.sampled_from(["a", "b"])),
+        st.tuples(st.just("read"), st.integers(0, 2), st.integers(1, 3)),
+    ),
+    max_size=30,
+)
+
+
+@given(steps=memo_steps)
+def test_memoized_values_are_what_a_fresh_compute_gives(steps):
+    """Whatever the order of writes and reads, a memoized fact equals a fresh computation
+    from the objects of the kinds it depends on (never a value from before a write)."""
+    index = clusterview.ClusterIndex()
+
+    def names(depends):
+        return sorted((g, k, o["metadata"]["name"]) for g, k in depends for o in index.list(g, k))
+
+    for action, kind, arg in steps:
+        group, kind_name = MEMO_KINDS[kind]
+        if action == "read":
+            depends = tuple(MEMO_KINDS[kind : kind + arg])
+            got = index.memoized(("names", depends), lambda d=depends: names(d), depends=depends)
+            assert got == names(depends)
+            continue
+        obj = {
+            "apiVersion": f"{group}/v1" if group else "v1",
+            "kind": kind_name,
+            "metadata": {"name": arg, "namespace": "n"},
+        }
+        (index.upsert if action == "upsert" else index.delete)(obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import jsonpatch
@@ -189,3 +190,32 @@ def test_input_schema_verdict_agrees_with_the_metaschema(schema):
     ):
         assert decision.reason == "InvalidInputSchema"
         assert all(c.field.startswith("spec.inputSchema") for c in decision.causes)
+
+
+modes = st.dictionaries(st.sampled_from(model.CHECKS), st.sampled_from(["enforce", "warn", "off"]))
+spec_variants = st.fixed_dictionaries(
+    {},
+    optional={
+        "engine": st.sampled_from(["workflow", "job", "nope", "", 3]),
+        "type": st.sampled_from(["Migration", "Backup", ""]),
+        "targetRef": st.sampled_from(
+            [{}, {"apiVersion": "apps/v1", "kind": "Deployment", "name": "missing"}]
+        ),
+        "parameters": st.sampled_from(
+            [None, {}, {"template": "nope"}, {"workflowTemplate": 3}, {"x": "y"}]
+        ),
+    },
+)
+
+
+@given(changes=spec_variants, enforcement=modes)
+def test_the_decision_path_skipping_passes_decides_as_the_full_run(changes, enforcement):
+    """validate_operation lists only failures (passes=False); it must decide as explain does."""
+    policy = dataclasses.replace(POLICY, enforcement=enforcement)
+    view = clusterview.ClusterIndex(STATE)
+    operation = source_operation()
+    operation["spec"].update(changes)
+    full = operations.run_checks(operation, "org-myteam", view, policy)
+    lean = operations.run_checks(operation, "org-myteam", view, policy, passes=False)
+    assert lean == [r for r in full if r.failure is not None]
+    assert operations.decide(lean) == operations.decide(full)
