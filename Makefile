@@ -24,3 +24,11 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Benchmarks (numbers, not tests): installs the bench extra (kopf, the admission peer).
+# The admission benchmark wants `wrk` (Debian: apt-get install wrk); without it, an aiohttp
+# load generator stands in.
+bench: venv
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/admission.py
+	$(BIN)/python bench/simulate.py

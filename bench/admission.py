@@ -198,6 +198,12 @@ def main() -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    try:
+        import kopf  # noqa: F401  (the peer server runs in its own process)
+    except ImportError:
+        print("kopf is not installed: the peer needs the bench extra; run `make bench` or "
+              "`.venv/bin/pip install -e '.[test,bench]'`", file=sys.stderr)  # fmt: skip
+        return 2
     use_wrk = bool(shutil.which("wrk")) and not args.no_wrk
     load_before = os.getloadavg()
 
