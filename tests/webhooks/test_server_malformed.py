@@ -232,6 +232,29 @@ def test_too_deep_matches_the_depth(depth: int) -> None:
     assert server.too_deep(value) == (levels > server.MAX_DEPTH)
 
 
+def _depth(value: Any) -> int:
+    """Container nesting depth, the obvious way (the reference for too_deep)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@given(
+    value=st.recursive(
+        st.none() | st.integers(),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+        ),
+        max_leaves=40,
+    ),
+    limit=st.integers(0, 12),
+)
+def test_too_deep_agrees_with_the_nesting_depth_of_any_tree(value: Any, limit: int) -> None:
+    assert server.too_deep(value, limit) == (_depth(value) > limit)
+
+
 @given(
     parts=st.lists(
         st.tuples(st.integers(0, 90), st.sampled_from(["h", "m", "s", "ms", "us", "ns"])),
