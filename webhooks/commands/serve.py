@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -168,6 +169,10 @@ async def _serve(
     if live is not None:
         live.start()  # type: ignore[attr-defined]
     reload_task = asyncio.create_task(reloader.run())
+    # Everything loaded so far (modules, policy, the static view) lives as long as the process:
+    # keep it out of the cyclic collector's full passes, which would otherwise walk it while
+    # requests wait.
+    gc.freeze()
     port, health = app.ports
     _announce(args, port, health)
     await stop.wait()
