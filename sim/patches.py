@@ -111,46 +111,68 @@ def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
     return doc
 
 
+# kube-apiserver's bound on the operations of one JSON patch.
+MAX_JSON_PATCH_OPERATIONS = 10_000
+# kube-apiserver's message for a JSON patch that fails to apply (a generic 422 Invalid).
+PATCH_FAILED = "the server rejected our request due to an error in our request"
+
+
 def apply_json_patch(doc: Any, ops: Any) -> Any:
-    """RFC 6902 on a copy of `doc`; 400 BadRequest / 422 on a bad or failing operation."""
-    if not isinstance(ops, list):
-        raise errors.bad_request("a JSON patch must be an array of operations")
+    """RFC 6902 on a copy of `doc`, with kube-apiserver's codes: 400 BadRequest when the body is
+    not an array of objects, 413 past 10,000 operations, 422 Invalid when an operation fails."""
+    if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
+        raise errors.bad_request("a JSON patch must be an array of operation objects")
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        raise errors.ApiError(
+            errors.status(
+                413,
+                "RequestEntityTooLarge",
+                f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
+                f"got {len(ops)}",
+            )
+        )
     doc = copy.deepcopy(doc)
     for number, op in enumerate(ops):
-        if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise errors.bad_request(f"JSON patch operation {number} needs op and path")
-        kind, path = op["op"], op["path"]
-        if kind in ("add", "replace", "test") and "value" not in op:
-            raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs a value")
-        if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
-        elif kind == "remove":
-            _remove(doc, path)
-        elif kind == "replace":
-            doc = _add(doc, path, copy.deepcopy(op["value"]), replace=True)
-        elif kind in ("move", "copy"):
-            source = op.get("from")
-            if not isinstance(source, str):
-                raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs from")
-            if kind == "move" and source == path:
-                _get(doc, source)  # RFC 6902: moving a value onto itself changes nothing
-                continue
-            if kind == "move" and str(path).startswith(source + "/"):
-                raise errors.bad_request(f"jsonpatch: cannot move {source!r} into its own child")
-            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
-            doc = _add(doc, path, value)
-        elif kind == "test":
-            if _get(doc, path) != op["value"]:
-                raise errors.ApiError(
-                    errors.status(
-                        422,
-                        "Invalid",
-                        f"the server rejected our request due to an error in our request: testing value {path} failed",
-                    )
-                )
-        else:
-            raise errors.bad_request(f"Unexpected kind: {kind}")
+        try:
+            doc = _apply_op(doc, number, op)
+        except errors.ApiError as exc:
+            detail = exc.status.get("message", "")
+            raise errors.ApiError(
+                errors.status(422, "Invalid", f"{PATCH_FAILED}: {detail}")
+            ) from None
     return doc
+
+
+def _apply_op(doc: Any, number: int, op: dict[str, Any]) -> Any:
+    """One operation on `doc` (changed in place where it can be); ApiError says what failed."""
+    if "op" not in op or "path" not in op:
+        raise errors.bad_request(f"JSON patch operation {number} needs op and path")
+    kind, path = op["op"], op["path"]
+    if kind in ("add", "replace", "test") and "value" not in op:
+        raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs a value")
+    if kind == "add":
+        return _add(doc, path, copy.deepcopy(op["value"]))
+    if kind == "remove":
+        _remove(doc, path)
+        return doc
+    if kind == "replace":
+        return _add(doc, path, copy.deepcopy(op["value"]), replace=True)
+    if kind in ("move", "copy"):
+        source = op.get("from")
+        if not isinstance(source, str):
+            raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs from")
+        if kind == "move" and source == path:
+            _get(doc, source)  # RFC 6902: moving a value onto itself changes nothing
+            return doc
+        if kind == "move" and str(path).startswith(source + "/"):
+            raise errors.bad_request(f"jsonpatch: cannot move {source!r} into its own child")
+        value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
+        return _add(doc, path, value)
+    if kind == "test":
+        if _get(doc, path) != op["value"]:
+            raise errors.bad_request(f"testing value {path} failed")
+        return doc
+    raise errors.bad_request(f"Unexpected kind: {kind}")
 
 
 def strategic(target: Any, patch: Any) -> Any:

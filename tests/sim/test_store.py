@@ -149,10 +149,20 @@ def test_merge_patch_and_json_patch(cluster: store.Store) -> None:
 @pytest.mark.parametrize(
     ("body", "patch_type", "code"),
     [
+        # kube-apiserver: a body that is not an array of objects is 400, more than 10,000
+        # operations 413, an operation that fails to apply 422 Invalid.
         ([{"op": "test", "path": "/spec/size", "value": 9}], "application/json-patch+json", 422),
-        ([{"op": "remove", "path": "/spec/missing"}], "application/json-patch+json", 400),
-        ([{"op": "bogus", "path": "/spec"}], "application/json-patch+json", 400),
+        ([{"op": "remove", "path": "/spec/missing"}], "application/json-patch+json", 422),
+        ([{"op": "bogus", "path": "/spec"}], "application/json-patch+json", 422),
+        ([{"op": "add", "path": "/spec/size"}], "application/json-patch+json", 422),
+        ([{"path": "/spec/size"}], "application/json-patch+json", 422),
         ({"op": "add"}, "application/json-patch+json", 400),
+        (["not an object"], "application/json-patch+json", 400),
+        (
+            [{"op": "test", "path": "/spec/size", "value": 1}] * 10_001,
+            "application/json-patch+json",
+            413,
+        ),
         (["not a dict"], "application/merge-patch+json", 400),
         ({"spec": {}}, "text/plain", 415),
         ({"metadata": {"resourceVersion": "1"}}, "application/merge-patch+json", 409),
