@@ -231,6 +231,7 @@ def main() -> int:
             Subject("opgate, 10k WFT / 1k ns", opgate(big)),
             Subject("opgate, info logs on", opgate(small, "info")),
             Subject("opgate HTTP layer, allow-all policy", [PYTHON, str(HERE / "null_server.py"), str(tls), "{port}"]),
+            Subject("ceiling, low-level aiohttp server", [PYTHON, str(HERE / "ceiling.py"), str(tls), "{port}", "--low-level"]),
         ]  # fmt: skip
         log = tmp / "servers.log"
         print(f"payload: {len(body)} bytes; load: {'wrk' if use_wrk else 'aiohttp loadgen'}, "

@@ -44,14 +44,13 @@ class WebhookServer:
 
     def __init__(self, state: Any, tls: Path, paths: tuple[str, ...] = server.PATHS) -> None:
         context = tlsreload.server_context(tls / "tls.crt", tls / "tls.key")
-        self.runner = web.AppRunner(
-            server.admission_app(state, paths), access_log=None, shutdown_timeout=1.0
-        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
         async def start() -> int:
+            handler = server.admission_server(state, paths)
+            self.runner = web.ServerRunner(handler, shutdown_timeout=1.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=context)
             await site.start()
