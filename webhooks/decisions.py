@@ -60,7 +60,12 @@ def warning(text: str) -> str:
 
 def allowed(*, warnings: tuple[str, ...] | list[str] = ()) -> Decision:
     """An admission with optional warnings."""
+    if not warnings:
+        return _ALLOWED
     return Decision(True, warnings=tuple(warning(w) for w in warnings))
+
+
+_ALLOWED = Decision(True)
 
 
 def patched(patch: list[dict[str, Any]], *, warnings: tuple[str, ...] | list[str] = ()) -> Decision:

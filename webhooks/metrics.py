@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import bisect
+from collections.abc import Callable, Iterator
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 # Admission decisions take well under a millisecond from memory; kube-apiserver's default
 # webhook timeout is 10 s. Buckets span 0.5 ms .. 10 s.
@@ -39,19 +40,10 @@ class Metrics:
             prometheus_client.ProcessCollector(registry=r)
             prometheus_client.PlatformCollector(registry=r)
             prometheus_client.GCCollector(registry=r)
-        self.requests = Counter(
-            "opgate_admission_requests",
-            "Admission requests answered, by webhook path, operation, outcome and reason.",
-            ["webhook", "operation", "allowed", "reason"],
-            registry=r,
-        )
-        self.duration = Histogram(
-            "opgate_admission_duration_seconds",
-            "Time from reading the request body to the encoded response, by webhook path.",
-            ["webhook"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
+        # The two per-request metrics are plain counts turned into samples at scrape time:
+        # prometheus_client's labelled children take a lock per update (~2 µs a request).
+        self._admissions = _Admissions()
+        r.register(self._admissions)
         self.in_flight = Gauge(
             "opgate_admission_requests_in_flight",
             "Admission requests being answered now.",
@@ -86,8 +78,6 @@ class Metrics:
             "1 once every cache has finished its initial list, else 0.",
             registry=r,
         )
-        self._counters: dict[tuple[str, str, bool, str], Any] = {}
-        self._histograms: dict[str, Any] = {}
         self.cert_reloads = Counter(
             "opgate_cert_reloads",
             "Serving certificate reloads after a file change, by result (ok, error).",
@@ -99,18 +89,7 @@ class Metrics:
         self, webhook: str, operation: str, allowed: bool, reason: str, seconds: float
     ) -> None:
         """Count one answered admission request."""
-        key = (webhook, operation, allowed, reason)
-        counter = self._counters.get(key)
-        if counter is None:  # label lookups cost more than the count: keep the children
-            counter = self.requests.labels(
-                webhook, operation, "true" if allowed else "false", reason
-            )
-            self._counters[key] = counter
-        counter.inc()
-        histogram = self._histograms.get(webhook)
-        if histogram is None:
-            histogram = self._histograms[webhook] = self.duration.labels(webhook)
-        histogram.observe(seconds)
+        self._admissions.observe(webhook, operation, allowed, reason, seconds)
 
     def track_in_flight(self, count: Callable[[], float]) -> None:
         """Report the in-flight gauge from a counter the server keeps (read at scrape time)."""
@@ -119,3 +98,52 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""
         return prometheus_client.generate_latest(self.registry)
+
+
+class _Admissions:
+    """opgate_admission_requests_total and opgate_admission_duration_seconds, kept as plain
+    counts (updated on the event loop's thread) and exported as samples when scraped."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, bool, str], int] = {}
+        # Per webhook: a count per bucket (the last one for +Inf), then the sum of seconds.
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
+
+    def observe(
+        self, webhook: str, operation: str, allowed: bool, reason: str, seconds: float
+    ) -> None:
+        key = (webhook, operation, allowed, reason)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.buckets.get(webhook)
+        if counts is None:
+            counts = self.buckets[webhook] = [0] * (len(DURATION_BUCKETS) + 1)
+        counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1  # `le` bounds are inclusive
+        self.sums[webhook] = self.sums.get(webhook, 0.0) + seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "opgate_admission_requests",
+            "Admission requests answered, by webhook path, operation, outcome and reason.",
+            labels=["webhook", "operation", "allowed", "reason"],
+        )
+        for (webhook, operation, allowed, reason), n in sorted(list(self.requests.items())):
+            requests.add_metric([webhook, operation, "true" if allowed else "false", reason], n)
+        yield requests
+        duration = HistogramMetricFamily(
+            "opgate_admission_duration_seconds",
+            "Time from reading the request body to the encoded response, by webhook path.",
+            labels=["webhook"],
+        )
+        for webhook, counts in sorted(list(self.buckets.items())):
+            cumulative, buckets = 0, []
+            for bound, n in zip((*map(_le, DURATION_BUCKETS), "+Inf"), counts, strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            duration.add_metric([webhook], buckets, self.sums.get(webhook, 0.0))
+        yield duration
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as prometheus_client writes it (`0.0005`, `1.0`)."""
+    return prometheus_client.utils.floatToGoString(bound)

