@@ -39,6 +39,45 @@ class Failure:
     causes: tuple[decisions.Cause, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TemplateFacts:
+    """What the checks read from the chosen OperationTemplate (derived once per revision)."""
+
+    name: str
+    template_parameter: str  # the Operation parameter that names the WorkflowTemplate
+    runner: str  # the runner ServiceAccount's name
+    target_kinds: tuple[tuple[str, str], ...] | None  # allowed (group, kind)s; None: any kind
+
+
+def template_facts(
+    view: clusterview.ClusterView, optemplate: Obj, policy: model.Policy
+) -> TemplateFacts:
+    """The checks' view of an OperationTemplate, memoized until an OperationTemplate changes."""
+    name = _template_name(optemplate)
+
+    def derive() -> TemplateFacts:
+        allowed = resolve.mapping(optemplate.get("spec")).get("targetKinds")
+        pairs = None
+        if isinstance(allowed, list) and allowed:  # malformed entries allow nothing
+            pairs = tuple(
+                (kinds.group_of(_str(k.get("apiVersion"))), _str(k.get("kind")))
+                for k in allowed
+                if isinstance(k, dict)
+            )
+        return TemplateFacts(
+            name,
+            resolve.template_parameter(optemplate),
+            resolve.runner_service_account(optemplate, policy.runner_sa_name),
+            pairs,
+        )
+
+    return view.memoized(
+        ("template-facts", name, policy.runner_sa_name),
+        derive,
+        depends=(kinds.OPERATION_TEMPLATE.key,),
+    )
+
+
 @dataclasses.dataclass(slots=True)
 class Context:
     """The Operation under review and what the checks so far have resolved."""
@@ -50,6 +89,7 @@ class Context:
     engine: model.Engine | None = None
     optemplate: Obj | None = None
     template: resolve.Resolved | None = None
+    facts: TemplateFacts | None = None  # set with `optemplate`
     # `spec` and `spec.parameters`, or {} when absent or malformed (read by most checks).
     spec: Obj = dataclasses.field(init=False)
     parameters: Obj = dataclasses.field(init=False)
@@ -146,6 +186,7 @@ def check_operation_template(ctx: Context) -> Failure | None:
     found = ctx.view.operation_templates(type_, engine)
     if len(found) == 1:
         ctx.optemplate = found[0]
+        ctx.facts = template_facts(ctx.view, found[0], ctx.policy)
         return None
     cause = (decisions.Cause("spec.type", f"no single OperationTemplate for {type_}/{engine}"),)
     if not found:
@@ -173,7 +214,7 @@ def check_operation_template(ctx: Context) -> Failure | None:
 
 def check_target(ctx: Context) -> Failure | None:
     """targetRef names a kind the template allows and an object in the Operation's namespace."""
-    if ctx.optemplate is None:
+    if ctx.facts is None:
         return None
     ref = resolve.mapping(ctx.spec.get("targetRef"))
     api_version, kind, name = (
@@ -190,28 +231,22 @@ def check_target(ctx: Context) -> Failure | None:
             tuple(decisions.Cause(f, "Required value", "FieldValueRequired") for f in missing),
         )
     group = kinds.group_of(api_version)
-    allowed_kinds = resolve.mapping(ctx.optemplate.get("spec")).get("targetKinds")
-    if isinstance(allowed_kinds, list) and allowed_kinds:
-        pairs = [
-            (kinds.group_of(_str(k.get("apiVersion"))), _str(k.get("kind")))
-            for k in allowed_kinds
-            if isinstance(k, dict)
-        ]
-        if (group, kind) not in pairs:
-            names = ", ".join(f"{k}.{g}" if g else k for g, k in pairs)
-            return Failure(
-                "TargetNotFound",
-                422,
-                f"OperationTemplate {_template_name(ctx.optemplate)} does not allow targetRef kind "
-                f"{kind} ({api_version}); allowed kinds: {names}",
-                (
-                    decisions.Cause(
-                        "spec.targetRef.kind",
-                        f"Unsupported value: {q(kind)}",
-                        "FieldValueNotSupported",
-                    ),
+    pairs = ctx.facts.target_kinds
+    if pairs is not None and (group, kind) not in pairs:
+        names = ", ".join(f"{k}.{g}" if g else k for g, k in pairs)
+        return Failure(
+            "TargetNotFound",
+            422,
+            f"OperationTemplate {ctx.facts.name} does not allow targetRef kind "
+            f"{kind} ({api_version}); allowed kinds: {names}",
+            (
+                decisions.Cause(
+                    "spec.targetRef.kind",
+                    f"Unsupported value: {q(kind)}",
+                    "FieldValueNotSupported",
                 ),
-            )
+            ),
+        )
     if ctx.view.get(group, kind, ctx.namespace, name) is None:
         return Failure(
             "TargetNotFound",
@@ -262,8 +297,8 @@ def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
                     f"evaluated ({type(exc).__name__}); fix the OperationTemplate",
                 )
             ]
-    if ctx.engine is not None and ctx.engine.name == "workflow":
-        param = resolve.template_parameter(optemplate)
+    if ctx.engine is not None and ctx.engine.name == "workflow" and ctx.facts is not None:
+        param = ctx.facts.template_parameter
         if _str(raw.get(param)):
             return causes
         field = schemas.field_path("spec.parameters", [param])
@@ -326,9 +361,9 @@ def _unresolved_message(found: resolve.Unresolved, optemplate: Obj) -> str:
 
 def check_workflow_template(ctx: Context) -> Failure | None:
     """The named WorkflowTemplate resolves as Argo will resolve it (workflow engine only)."""
-    if ctx.optemplate is None or ctx.engine is None or ctx.engine.name != "workflow":
+    if ctx.facts is None or ctx.engine is None or ctx.engine.name != "workflow":
         return None
-    param = resolve.template_parameter(ctx.optemplate)
+    param = ctx.facts.template_parameter
     name = _str(ctx.parameters.get(param))
     if not name:
         field = schemas.field_path("spec.parameters", [param])
@@ -338,9 +373,9 @@ def check_workflow_template(ctx: Context) -> Failure | None:
             f"{field} does not name a WorkflowTemplate; set it to the template to run",
             (decisions.Cause(field, "Required value", "FieldValueRequired"),),
         )
-    optemplate = ctx.optemplate
+    optemplate = ctx.optemplate or {}
     found = ctx.view.memoized(
-        ("workflow-template", _template_name(optemplate), ctx.namespace, name),
+        ("workflow-template", ctx.facts.name, ctx.namespace, name),
         lambda: resolve.workflow_template(ctx.view, optemplate, ctx.namespace, name),
         depends=TEMPLATE_KINDS,
     )
@@ -351,7 +386,7 @@ def check_workflow_template(ctx: Context) -> Failure | None:
     return Failure(
         "TemplateNotFound",
         422,
-        _unresolved_message(found, ctx.optemplate),
+        _unresolved_message(found, optemplate),
         (decisions.Cause(field, f"Not found: {q(name)}", "FieldValueNotFound"),),
     )
 
@@ -423,9 +458,9 @@ def _binding_text(binding: Obj, via: str) -> str:
 
 def check_service_account(ctx: Context) -> Failure | None:
     """The runner SA exists here, is not the operator's, is bound only here, holds no high risk."""
-    if ctx.optemplate is None:
+    if ctx.facts is None:
         return None
-    name = resolve.runner_service_account(ctx.optemplate, ctx.policy.runner_sa_name)
+    name = ctx.facts.runner
     ns = ctx.namespace
     sa = f"ServiceAccount {ns}/{name}"
     operator = ctx.policy.operator_sa

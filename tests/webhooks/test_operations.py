@@ -496,3 +496,27 @@ def test_requested_template_names_cannot_grow_the_memo_without_bound(operation, 
         operation["spec"]["parameters"]["template"] = f"no-such-template-{i}"
         assert validate(operation, view, policy).reason == "TemplateNotFound"
     assert len(view._memo) <= clusterview.MEMO_LIMIT
+
+
+def test_template_facts_follow_writes_to_the_operation_template(operation, view, policy):
+    """targetKinds, templateParameter and the runner name are read once per OperationTemplate
+    revision: a change to the template is seen by the next decision on the same view."""
+    assert validate(operation, view, policy).allowed
+    tpl = view.operation_templates("Migration", "workflow")[0]
+    changed = copy.deepcopy(tpl)
+    changed["spec"]["targetKinds"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet"}]
+    view.upsert(changed)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "TargetNotFound"
+    assert "allowed kinds: StatefulSet.apps" in decision.message
+    changed["spec"]["targetKinds"] = ["not-an-object"]  # malformed entries allow no kind
+    view.upsert(changed)
+    assert validate(operation, view, policy).reason == "TargetNotFound"
+    changed = copy.deepcopy(tpl)
+    changed["spec"]["workflow"]["serviceAccountName"] = "someone-else"
+    view.upsert(changed)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "ServiceAccountNotAllowed"
+    assert "org-myteam/someone-else does not exist" in decision.message
+    view.upsert(tpl)
+    assert validate(operation, view, policy).allowed
