@@ -162,13 +162,12 @@ def check_engine_installed(ctx: Context) -> Failure | None:
     """Every CRD the catalog lists for the engine exists and is Established."""
     if ctx.engine is None or ctx.engine.builtin:
         return None
-    problems = []
-    for crd in ctx.engine.crds:
-        state = clusterview.crd_established(ctx.view, crd)
-        if state is None:
-            problems.append(f"CRD {crd} is not installed")
-        elif state is False:
-            problems.append(f"CRD {crd} is not Established")
+    engine = ctx.engine
+    problems = ctx.view.memoized(
+        ("engine-installed", engine.crds),
+        lambda: _missing_crds(ctx.view, engine.crds),
+        depends=(kinds.CRD.key,),
+    )
     if not problems:
         return None
     return Failure(
@@ -178,6 +177,17 @@ def check_engine_installed(ctx: Context) -> Failure | None:
         f"install it (it needs {', '.join(ctx.engine.crds)}) or choose another engine",
         (decisions.Cause("spec.engine", f"engine {q(ctx.engine.name)} is not installed"),),
     )
+
+
+def _missing_crds(view: clusterview.ClusterView, crds: tuple[str, ...]) -> list[str]:
+    problems = []
+    for crd in crds:
+        state = clusterview.crd_established(view, crd)
+        if state is None:
+            problems.append(f"CRD {crd} is not installed")
+        elif state is False:
+            problems.append(f"CRD {crd} is not Established")
+    return problems
 
 
 def check_operation_template(ctx: Context) -> Failure | None:

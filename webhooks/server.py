@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -42,6 +43,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
+@functools.lru_cache(maxsize=64)  # kube-apiserver sends the same `?timeout=` every time
 def parse_timeout(text: str | None) -> float:
     """Seconds of a Go duration (`10s`, `1m30s`, `500ms`); the default when absent or bad."""
     if not text:

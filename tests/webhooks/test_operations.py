@@ -520,3 +520,19 @@ def test_template_facts_follow_writes_to_the_operation_template(operation, view,
     assert "org-myteam/someone-else does not exist" in decision.message
     view.upsert(tpl)
     assert validate(operation, view, policy).allowed
+
+
+def test_engine_verdict_follows_writes_to_its_crds(operation, view, policy):
+    """Whether an engine is installed is remembered per view until a CRD changes."""
+    assert validate(operation, view, policy).allowed
+    crd = view.get("apiextensions.k8s.io", "CustomResourceDefinition", "", "workflows.argoproj.io")
+    pending = copy.deepcopy(crd)
+    pending["status"] = {"conditions": [{"type": "Established", "status": "False"}]}
+    view.upsert(pending)
+    decision = validate(operation, view, policy)
+    assert decision.reason == "EngineNotInstalled"
+    assert "CRD workflows.argoproj.io is not Established" in decision.message
+    view.delete(crd)
+    assert "is not installed" in validate(operation, view, policy).message
+    view.upsert(crd)
+    assert validate(operation, view, policy).allowed
