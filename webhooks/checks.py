@@ -21,12 +21,15 @@ from webhooks.rbac import findings
 Obj = dict[str, Any]
 # At most this many field errors are spelled out in a denial message; causes list them all.
 MESSAGE_CAUSES = 5
-# What template resolution depends on: a write to any of these kinds re-resolves.
+# What each memoized fact depends on: a write to any of these kinds recomputes it.
 TEMPLATE_KINDS = (
     kinds.OPERATION_TEMPLATE.key,
     kinds.WORKFLOW_TEMPLATE.key,
     kinds.CLUSTER_WORKFLOW_TEMPLATE.key,
 )
+_OPERATION_TEMPLATES = (kinds.OPERATION_TEMPLATE.key,)
+_CRDS = (kinds.CRD.key,)
+_RUNNER_KINDS = (kinds.SERVICE_ACCOUNT.key, *kinds.RBAC_KINDS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ def template_facts(
     return view.memoized(
         ("template-facts", name, policy.runner_sa_name),
         derive,
-        depends=(kinds.OPERATION_TEMPLATE.key,),
+        depends=_OPERATION_TEMPLATES,
     )
 
 
@@ -166,7 +169,7 @@ def check_engine_installed(ctx: Context) -> Failure | None:
     problems = ctx.view.memoized(
         ("engine-installed", engine.crds),
         lambda: _missing_crds(ctx.view, engine.crds),
-        depends=(kinds.CRD.key,),
+        depends=_CRDS,
     )
     if not problems:
         return None
@@ -285,7 +288,7 @@ def input_validator(view: clusterview.ClusterView, optemplate: Obj) -> Any:
     return view.memoized(
         ("inputSchema", _template_name(optemplate)),
         compile_schema,
-        depends=(kinds.OPERATION_TEMPLATE.key,),
+        depends=_OPERATION_TEMPLATES,
     )
 
 
@@ -485,7 +488,7 @@ def check_service_account(ctx: Context) -> Failure | None:
     return ctx.view.memoized(
         ("runner-sa", ns, name),
         lambda: _judge_runner(ctx.view, ns, name),
-        depends=(kinds.SERVICE_ACCOUNT.key, *kinds.RBAC_KINDS),
+        depends=_RUNNER_KINDS,
     )
 
 

@@ -130,10 +130,11 @@ def parse_request(body: Any) -> AdmissionRequest:
     kind = req.get("kind")
     if not isinstance(kind, dict) or not isinstance(kind.get("kind"), str):
         raise errors.MalformedReview("request.kind must be an object with group, version, kind")
-    for field in ("object", "oldObject"):
-        if req.get(field) is not None and not isinstance(req.get(field), dict):
+    obj, old = req.get("object"), req.get("oldObject")
+    for field, value in (("object", obj), ("oldObject", old)):
+        if value is not None and not isinstance(value, dict):
             raise errors.MalformedReview(f"request.{field} must be an object or null")
-    if operation in ("CREATE", "UPDATE") and req.get("object") is None:
+    if obj is None and operation in ("CREATE", "UPDATE"):
         article = "an" if operation == "UPDATE" else "a"
         raise errors.MalformedReview(f"request.object is required for {article} {operation}")
     user: dict[str, Any] = req["userInfo"] if isinstance(req.get("userInfo"), dict) else {}
@@ -148,8 +149,8 @@ def parse_request(body: Any) -> AdmissionRequest:
         _str(req.get("namespace"), "namespace"),
         _str(req.get("name"), "name"),
         _str(req.get("subResource"), "subResource"),
-        req.get("object"),
-        req.get("oldObject"),
+        obj,
+        old,
         UserInfo(
             username if isinstance(username, str) else "",
             tuple([g for g in groups if isinstance(g, str)]),
