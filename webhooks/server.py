@@ -137,8 +137,10 @@ async def _read(
         mets.malformed.labels(path, "413").inc()
         return _error(413, f"request body of {request.content_length} bytes exceeds {MAX_BODY}")
     try:
-        if request.content.is_eof():  # the whole body is already here (the common case)
-            body = await request.read()
+        if request.content.is_eof():  # the whole body is buffered already (the common case)
+            body = request.content.read_nowait()
+            if len(body) > MAX_BODY:
+                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
         else:
             async with asyncio.timeout(timeout):
                 body = await request.read()
