@@ -239,17 +239,19 @@ def should_call(
     hook: Webhook, view: clusterview.ClusterIndex, attrs: Attributes, obj: Obj | None
 ) -> bool:
     """Whether kube-apiserver would send this request to this webhook."""
+    # Every part must match; the rules are the cheapest test and rule most hooks out.
+    equivalent = hook.match_policy == "Equivalent"
+    if not any(_rule_matches(rule, attrs, equivalent) for rule in hook.rules):
+        return False
     labels = _namespace_labels(view, attrs, obj)
     selected = labels is None or all(req.matches(labels) for req in hook.namespace_selector)
     if not selected:
         return False
-    if hook.object_selector and not (
-        (obj is not None and selectors.matches(hook.object_selector, obj))
-        or (attrs.old is not None and selectors.matches(hook.object_selector, attrs.old))
-    ):
-        return False
-    equivalent = hook.match_policy == "Equivalent"
-    return any(_rule_matches(rule, attrs, equivalent) for rule in hook.rules)
+    if not hook.object_selector:
+        return True
+    return (obj is not None and selectors.matches(hook.object_selector, obj)) or (
+        attrs.old is not None and selectors.matches(hook.object_selector, attrs.old)
+    )
 
 
 def denial(hook: Webhook, status: Obj | None) -> errors.ApiError:

@@ -29,7 +29,7 @@ from sim import errors as sim_errors
 from sim.argo import controller as argo_controller
 from sim.argo import engine, nodes, world
 from webhooks import errors as webhook_errors
-from webhooks import kinds, manifests, resolve, review
+from webhooks import handler, kinds, manifests, resolve, review
 
 Obj = dict[str, Any]
 # Bounds that keep a run finite whatever the scenario says.
@@ -202,6 +202,8 @@ class Simulation:
         if not any(kinds.key_of(o) in WEBHOOK_CONFIG_KEYS for o in objects):
             objects.extend(admission.load_configurations(ca_bundle=_ca_bundle(ca_file)))
         self._load(objects)
+        if webhook_url is None:  # what the first in-process decision would otherwise pay for
+            handler.warm(self.store.view, self.policy)
         self.steps: dict[str, world.Outcome] = dict(scen.steps)
         self.argo = argo_controller.Controller(
             self.store, self.outcome, on_create=self._created_by_workflow
