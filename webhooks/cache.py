@@ -1,10 +1,10 @@
 """The live cluster view: list+watch caches feeding a `ClusterIndex`, off the event loop.
 
 One reflector thread per kind, like client-go's: list (replace the kind in the index, note the
-list's resourceVersion), then watch from that resourceVersion with bookmarks; on a watch that
-ends, watch again from the last resourceVersion seen; on 410 Gone, list again; on any other
-failure, back off exponentially (with jitter) and try again. Admission never waits on any of it:
-the index is read from memory, and `synced` says when every kind has been listed once.
+list's resourceVersion), then watch from that resourceVersion with bookmarks, in the loop of
+`webhooks.listwatch` (resume, 410 Gone lists again, other failures back off with jitter).
+Admission never waits on any of it: the index is read from memory, and `synced` says when
+every kind has been listed once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,16 +19,13 @@ from typing import Any
 import orjson
 from kubernetes import client, config
 
-from webhooks import clusterview, errors, kinds, metrics
+from webhooks import clusterview, errors, kinds, listwatch, metrics
 
 log = logging.getLogger("opgate.cache")
 
 # Watches end server-side after this long and are resumed from the last resourceVersion, as
 # client-go's reflector does (it picks 5-10 min); short enough to notice a dead connection.
 WATCH_SECONDS = 300
-# Backoff after a failed list or watch: doubles from the first value up to the cap.
-BACKOFF_FIRST = 0.2
-BACKOFF_CAP = 30.0
 # Connect and read timeouts; the read timeout exceeds the server-side watch timeout.
 CONNECT_TIMEOUT = 10.0
 READ_SLACK = 30.0
@@ -249,44 +245,35 @@ class Reflector:
 
     # --- loop --------------------------------------------------------------------------------
     def _run(self) -> None:
-        delay = BACKOFF_FIRST
-        need_list = True
-        while not self._stop.is_set():
-            try:
-                if need_list:
-                    self.list_once()
-                    need_list = False
-                self.watch_once()
-                delay = BACKOFF_FIRST
-                continue
-            except Gone:
-                log.info("watch expired (410 Gone); relisting", extra={"kind": self.kind.kind})
-                if not need_list:  # a watch expired: relist at once; a list that is Gone backs off
-                    need_list = True
-                    continue
-            except Exception as exc:  # any failure: back off and retry
-                if self._stop.is_set():
-                    return
-                if self.metrics is not None:
-                    self.metrics.cache_errors.labels(self.kind.kind).inc()
-                log.warning(
-                    "list/watch failed; retrying",
-                    extra={"kind": self.kind.kind, "error": str(exc)[:300], "backoff": delay},
-                )
-                status = getattr(exc, "status", None)
-                if not self.required and status in (401, 403, 404) and not self.synced.is_set():
-                    # Not listable (RBAC, or the kind is not served): readiness does not wait
-                    # for it; its objects are judged absent until a list succeeds.
-                    self.unavailable = True
-                    log.warning(
-                        "target kind cannot be listed; Operations targeting it are judged as "
-                        "if the target were absent (grant list/watch on it to the webhook)",
-                        extra={"kind": self.kind.kind, "status": status},
-                    )
-                    self.synced.set()
-                    self.on_sync()
-            self._stop.wait(delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, BACKOFF_CAP)
+        listwatch.run(
+            self.list_once, self.watch_once, self._stop, is_gone=self._gone, on_error=self._failed
+        )
+
+    def _gone(self, exc: Exception) -> bool:
+        if isinstance(exc, Gone):
+            log.info("watch expired (410 Gone); relisting", extra={"kind": self.kind.kind})
+            return True
+        return False
+
+    def _failed(self, exc: Exception, delay: float) -> None:
+        if self.metrics is not None:
+            self.metrics.cache_errors.labels(self.kind.kind).inc()
+        log.warning(
+            "list/watch failed; retrying",
+            extra={"kind": self.kind.kind, "error": str(exc)[:300], "backoff": delay},
+        )
+        status = getattr(exc, "status", None)
+        if not self.required and status in (401, 403, 404) and not self.synced.is_set():
+            # Not listable (RBAC, or the kind is not served): readiness does not wait for it;
+            # its objects are judged absent until a list succeeds.
+            self.unavailable = True
+            log.warning(
+                "target kind cannot be listed; Operations targeting it are judged as "
+                "if the target were absent (grant list/watch on it to the webhook)",
+                extra={"kind": self.kind.kind, "status": status},
+            )
+            self.synced.set()
+            self.on_sync()
 
 
 def target_kind(view: clusterview.ClusterView, api_version: str, kind: str) -> kinds.Kind | None:
