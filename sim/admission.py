@@ -421,6 +421,7 @@ class Chain:
             patched = patches.apply_json_patch(obj, ops)
         except (ValueError, errors.ApiError) as exc:
             message = exc.status["message"] if isinstance(exc, errors.ApiError) else str(exc)
+            message = message.removeprefix(patches.PATCH_FAILED + ": ")
             raise errors.internal(
                 f'admission webhook "{hook.name}" returned an unusable patch: {message}'
             ) from None

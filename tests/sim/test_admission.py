@@ -212,6 +212,9 @@ def test_unusable_patch_is_an_internal_error_whatever_the_failure_policy() -> No
     s = cluster_with(mutating("m", hook("bad.example.io", "/bad-patch", failurePolicy="Ignore")))
     status = refusal(s.create, widget("a"))
     assert status["code"] == 500 and "bad.example.io" in status["message"]
+    assert status["message"].endswith(
+        "unusable patch: jsonpatch: path '/nope' does not exist to remove"
+    )
 
 
 def test_namespace_selector() -> None:
