@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -106,6 +107,14 @@ def _error(status: int, message: str) -> web.Response:
     return web.Response(status=status, text=message + "\n", content_type="text/plain")
 
 
+def _unread(status: int, message: str) -> web.Response:
+    """An HTTP error answered before the body was read: the connection closes after it, as the
+    unread body would otherwise be taken for the next request."""
+    response = _error(status, message)
+    response.force_close()
+    return response
+
+
 async def admit(request: web.BaseRequest, state: State) -> web.StreamResponse:
     """Answer one AdmissionReview POST."""
     path = request.path
@@ -132,10 +141,18 @@ async def _read(
     the request's timeout: a stalled client must not hold a connection for ever)."""
     if request.content_type not in (JSON, "application/octet-stream") and request.content_type:
         mets.malformed.labels(path, "415").inc()
-        return _error(415, f"Content-Type must be {JSON}, got {request.content_type}")
+        return _unread(415, f"Content-Type must be {JSON}, got {request.content_type}")
     if request.content_length is not None and request.content_length > MAX_BODY:
         mets.malformed.labels(path, "413").inc()
-        return _error(413, f"request body of {request.content_length} bytes exceeds {MAX_BODY}")
+        return _unread(413, f"request body of {request.content_length} bytes exceeds {MAX_BODY}")
+    expect = request.headers.get("Expect")
+    if expect is not None and request.version == aiohttp.HttpVersion11:
+        # The body is acceptable so far: ask for it now rather than let the client wait out
+        # its Expect timeout (curl waits 1 s); an unknown expectation is 417.
+        if expect.lower() != "100-continue":
+            return _unread(417, f"unsupported Expect: {expect}; only 100-continue is understood")
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the response proper has not started
     try:
         if request.content.is_eof():  # the whole body is buffered already (the common case)
             body = request.content.read_nowait()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import socket
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,66 @@ def test_unknown_path_is_404_and_get_is_405(srv: sf.Running) -> None:
         assert conn.getresponse().status == 405
     finally:
         conn.close()
+
+
+def _raw_exchange(srv: sf.Running, head: bytes) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock = sf.client_context(srv.tls / "ca.crt").wrap_socket(raw, server_hostname="localhost")
+    sock.sendall(head)
+    return sock
+
+
+def _read_until(sock: ssl.SSLSocket, marker: bytes) -> bytes:
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(srv: sf.Running) -> None:
+    """A client that sends `Expect: 100-continue` (curl does, for large bodies) gets the interim
+    response and only then sends the body; the review is answered as usual."""
+    body = _review()
+    head = (
+        b"POST /validate/operations HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    sock = _raw_exchange(srv, head)
+    try:
+        interim = _read_until(sock, b"\r\n\r\n")  # nothing else can arrive: no body yet
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
+        sock.sendall(body)
+        answer = _read_until(sock, b'"allowed"')
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    finally:
+        sock.close()
+
+
+def test_expect_is_refused_before_an_oversized_body_or_an_unknown_expectation(
+    srv: sf.Running,
+) -> None:
+    for expect, length, status in (
+        (b"100-continue", server.MAX_BODY + 1, b"413"),
+        (b"something-else", 10, b"417"),
+    ):
+        head = (
+            b"POST /validate/operations HTTP/1.1\r\nHost: localhost\r\nExpect: " + expect
+            + b"\r\nContent-Length: " + str(length).encode() + b"\r\n\r\n"
+        )  # fmt: skip
+        sock = _raw_exchange(srv, head)
+        try:
+            answer = _read_until(sock, b"\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+            assert b"100 Continue" not in answer
+            assert b"Connection: close" in answer  # the unread body ends this connection
+            sock.sendall(b"x" * length)  # a client that sends anyway: drained, then closed
+            _read_until(sock, b"never")
+        finally:
+            sock.close()
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
