@@ -2,9 +2,9 @@
 
 Target tasks (default: the leaves) are driven depth-first through their dependencies. A task runs
 once every dependency is fulfilled and its depends logic holds; otherwise it becomes an
-`Omitted` node (`omitted: depends condition not met`). Its `when` is substituted (waiting while
-a `tasks.*` value is missing) and evaluated; false gives a `Skipped` node (`when '<expr>'
-evaluated false`), an invalid expression an Error node. The DAG's phase follows Argo's branch
+`Omitted` node (`omitted: depends condition not met`). Its `when` is substituted and
+evaluated; false gives a `Skipped` node (`when '<expr>' evaluated false`), an invalid
+expression (a dependency's value that does not exist stays an unresolved tag) an Error node. The DAG's phase follows Argo's branch
 assessment: an Omitted or Skipped node inherits its branch's phase, so a failure below a target
 fails the DAG; `failFast` (default true) stops at the first failed target.
 """
@@ -136,12 +136,12 @@ class _Dag:
                     self.connect(task_name, node_name)
                     return
             scope = self.scope(task_name)
-            when = str(task.get("when") or "")
+            # Every dependency is fulfilled here, so a value still missing (the result of a
+            # dependency that failed) never comes: as Argo, the tag stays unresolved and the
+            # expression is invalid, an Error node (waiting would hang the DAG for ever).
+            when = substitute.substitute(str(task.get("when") or ""), scope)
             try:
-                when = substitute.substitute(when, scope, ("tasks", "steps"))
                 proceed = expressions.evaluate(when)
-            except substitute.MissingVariable:
-                return  # Argo requeues until the value exists
             except expressions.WhenError as exc:
                 self.op.init_node(
                     node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.ERROR, tmpl_name,
@@ -158,8 +158,13 @@ class _Dag:
                 return
             try:
                 args = self._arguments(task_name, task)
-            except substitute.MissingVariable:
-                return  # Argo requeues until the value exists
+            except substitute.MissingVariable as exc:  # as for `when`: it never comes
+                self.op.init_node(
+                    node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.ERROR, tmpl_name,
+                    str(exc), task,
+                )  # fmt: skip
+                self.connect(task_name, node_name)
+                return
             self.connect(task_name, node_name)
         else:
             try:

@@ -109,6 +109,9 @@ class StaticWorld:
         self.objects: dict[tuple[str, str, str, str], Obj] = {_key(o): o for o in objects}
         self.created: list[Obj] = []
 
+    def __repr__(self) -> str:  # what a failing property test prints
+        return f"StaticWorld(outcomes={self.outcomes!r}, objects={len(self.objects)})"
+
     def outcome(self, step: StepRef) -> Outcome:
         """The outcome for `task(attempt)`, else `task`, else the template name, else default."""
         for key in (f"{step.task}({step.attempt})", step.task, step.template):

@@ -159,6 +159,38 @@ def test_invalid_when_errors_the_node() -> None:
     assert wf["status"]["phase"] == "Error"
 
 
+def test_a_result_a_failed_dependency_never_produced_errors_the_task() -> None:
+    """`a` is killed at the workflow's deadline (continueOn) and leaves no result: `b`'s when
+    and `c`'s argument can never be resolved, so both are Error nodes at once (as in Argo)
+    rather than waiting for ever, and the workflow ends."""
+    tasks = [
+        {"name": "a", "template": "s", "continueOn": {"failed": True}},
+        {
+            "name": "b",
+            "template": "s",
+            "dependencies": ["a"],
+            "when": "{{tasks.a.outputs.result}} != bad",
+        },
+        {
+            "name": "c",
+            "template": "p",
+            "dependencies": ["a"],
+            "arguments": {"parameters": [{"name": "x", "value": "{{tasks.a.outputs.result}}"}]},
+        },
+    ]
+    param = fx.script("p") | {"inputs": {"parameters": [{"name": "x"}]}}
+    wf = fx.workflow([fx.dag(tasks, failFast=False), fx.script("s"), param], deadline=10)
+    fx.run(wf, world.StaticWorld({"a": world.Outcome(duration=100)}), until=600, step=60)
+    assert engine.is_terminal(wf)
+    found = fx.by_display(wf)
+    assert found["b"]["phase"] == "Error"
+    assert found["b"]["message"].startswith(
+        "Invalid 'when' expression '{{tasks.a.outputs.result}} != bad': Invalid token: '{{'"
+    )
+    assert found["c"]["phase"] == "Error"
+    assert found["c"]["message"] == "failed to resolve {{tasks.a.outputs.result}}"
+
+
 def test_retry_limit_gives_attempts_and_no_more_retries() -> None:
     tmpl = fx.script("s") | {"retryStrategy": {"limit": 2}}
     wf = fx.workflow([fx.dag([{"name": "a", "template": "s"}]), tmpl])
