@@ -84,8 +84,11 @@ class Filter:
             return event
         if now:
             return dataclasses.replace(event, type=ADDED)
-        if before:
-            return dataclasses.replace(event, type=DELETED)
+        if before and event.old is not None:
+            # kube-apiserver's cacher: the object as the watcher last saw it, at the event's
+            # resourceVersion (shallow copies: the stored objects are shared).
+            meta = {**(_meta(event.old)), "resourceVersion": str(event.rv)}
+            return dataclasses.replace(event, type=DELETED, object={**event.old, "metadata": meta})
         return None
 
 

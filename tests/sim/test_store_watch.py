@@ -58,8 +58,16 @@ def test_label_selector_changes_become_added_and_deleted(cluster: store.Store) -
     cluster.create(widget("a"))
     cluster.patch(*W, "default", "a", {"metadata": {"labels": {"app": "x"}}})
     cluster.patch(*W, "default", "a", {"spec": {"n": 1}})
-    cluster.patch(*W, "default", "a", {"metadata": {"labels": {"app": "y"}}})
-    assert [e.type for e in watcher.drain()] == ["ADDED", "MODIFIED", "DELETED"]
+    moved = cluster.patch(*W, "default", "a", {"metadata": {"labels": {"app": "y"}}})
+    events = watcher.drain()
+    assert [e.type for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    # As kube-apiserver's cacher: the object as the watcher last saw it (still matching the
+    # selector), at the resourceVersion of the change that moved it out.
+    gone = events[-1].object
+    assert gone["metadata"]["labels"] == {"app": "x"} and gone["spec"] == {"n": 1}
+    assert gone["metadata"]["resourceVersion"] == moved["metadata"]["resourceVersion"]
+    stored = cluster.get(*W, "default", "a")
+    assert stored["metadata"]["labels"] == {"app": "y"}  # the store itself is untouched
 
 
 def test_namespace_filter_and_bookmarks(cluster: store.Store) -> None:
