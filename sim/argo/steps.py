@@ -34,10 +34,13 @@ def _group(
     assert sg is not None
     if nodes.fulfilled(sg["phase"]):
         return sg
+    # The groups before this one are fulfilled, so a value still missing never comes (a step
+    # killed at the deadline leaves no result): an unresolved `when` tag makes the expression
+    # invalid and an unresolved argument errors the group, as in Argo, rather than waiting.
     resolved: list[tuple[Obj, str, list[Obj]]] = []
     try:
         for step in group:
-            when = substitute.substitute(str(step.get("when") or ""), scope, ("tasks", "steps"))
+            when = substitute.substitute(str(step.get("when") or ""), scope)
             args = []
             for param in (step.get("arguments") or {}).get("parameters") or []:
                 param = dict(param)
@@ -47,8 +50,8 @@ def _group(
                     )
                 args.append(param)
             resolved.append((step, when, args))
-    except substitute.MissingVariable:
-        return sg  # Argo requeues until the value exists
+    except substitute.MissingVariable as exc:
+        return op.mark(sg, nodes.ERROR, str(exc))
     by_child: dict[str, Obj] = {}
     for step, when, args in resolved:
         child_name = f"{sg_name}.{step.get('name')}"

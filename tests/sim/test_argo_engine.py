@@ -366,6 +366,24 @@ def test_steps_names_and_step_outputs() -> None:
     assert wf["status"]["nodes"][nodes.node_id("wf", "wf[1].act")]["phase"] == "Succeeded"
 
 
+def test_a_step_result_that_never_came_errors_the_next_group() -> None:
+    """`probe` is killed at the deadline (continueOn) with no result: the next group's `when`
+    can never be resolved, so it is an Error at once and the workflow ends."""
+    steps = {
+        "name": "main",
+        "steps": [
+            [{"name": "probe", "template": "s", "continueOn": {"failed": True}}],
+            [{"name": "act", "template": "s", "when": "{{steps.probe.outputs.result}} == go"}],
+        ],
+    }
+    wf = fx.workflow([steps, fx.script("s")], deadline=10)
+    fx.run(wf, world.StaticWorld({"probe": world.Outcome(duration=100)}), until=600, step=60)
+    assert engine.is_terminal(wf)
+    act = wf["status"]["nodes"][nodes.node_id("wf", "wf[1].act")]
+    assert act["phase"] == "Error"
+    assert act["message"].startswith("Invalid 'when' expression '{{steps.probe.outputs.result}}")
+
+
 def test_same_inputs_give_same_status() -> None:
     tasks = [{"name": "a", "template": "s"}, {"name": "b", "template": "s", "dependencies": ["a"]}]
     base = fx.workflow([fx.dag(tasks), fx.script("s")], deadline=15)
