@@ -97,8 +97,6 @@ class _Dag:
         node = self.task_node(task_name)
         if node is not None and nodes.fulfilled(node["phase"]):
             return
-        boundary_id = self.boundary["id"]
-        tmpl_name = str(task.get("template") or "")
         if node is None:
             logic = depends.logic(task, self.tasks)
             if logic:
@@ -122,18 +120,10 @@ class _Dag:
                     run = depends.evaluate(logic, results)
                 except depends.DependsError as exc:
                     message = f"unable to evaluate expression '{logic}': {exc}"
-                    self.op.init_node(
-                        node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.ERROR, tmpl_name,
-                        message, task,
-                    )  # fmt: skip
-                    self.connect(task_name, node_name)
+                    self._settle(task_name, nodes.ERROR, message)
                     return
                 if not run:
-                    self.op.init_node(
-                        node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.OMITTED, tmpl_name,
-                        OMITTED_MESSAGE, task,
-                    )  # fmt: skip
-                    self.connect(task_name, node_name)
+                    self._settle(task_name, nodes.OMITTED, OMITTED_MESSAGE)
                     return
             scope = self.scope(task_name)
             # Every dependency is fulfilled here, so a value still missing (the result of a
@@ -143,27 +133,15 @@ class _Dag:
             try:
                 proceed = expressions.evaluate(when)
             except expressions.WhenError as exc:
-                self.op.init_node(
-                    node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.ERROR, tmpl_name,
-                    str(exc), task,
-                )  # fmt: skip
-                self.connect(task_name, node_name)
+                self._settle(task_name, nodes.ERROR, str(exc))
                 return
             if not proceed:
-                self.connect(task_name, node_name)
-                self.op.init_node(
-                    node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.SKIPPED, tmpl_name,
-                    f"when '{when}' evaluated false", task,
-                )  # fmt: skip
+                self._settle(task_name, nodes.SKIPPED, f"when '{when}' evaluated false")
                 return
             try:
                 args = self._arguments(task_name, task)
             except substitute.MissingVariable as exc:  # as for `when`: it never comes
-                self.op.init_node(
-                    node_name, nodes.SKIPPED_TYPE, boundary_id, nodes.ERROR, tmpl_name,
-                    str(exc), task,
-                )  # fmt: skip
-                self.connect(task_name, node_name)
+                self._settle(task_name, nodes.ERROR, str(exc))
                 return
             self.connect(task_name, node_name)
         else:
@@ -172,11 +150,20 @@ class _Dag:
             except substitute.MissingVariable:
                 return
         try:
-            self.op.execute(node_name, task, args, boundary_id)
+            self.op.execute(node_name, task, args, self.boundary["id"])
         except errors.TemplateError as exc:
             failed = self.op.node(node_name)
             if failed is not None:
                 self.op.mark(failed, nodes.ERROR, f"task '{node_name}' errored: {exc}")
+
+    def _settle(self, task_name: str, phase: str, message: str) -> None:
+        """A task that will not run: a Skipped-type node in `phase`, wired to its dependencies."""
+        task = self.tasks[task_name]
+        self.op.init_node(
+            self.task_node_name(task_name), nodes.SKIPPED_TYPE, self.boundary["id"], phase,
+            str(task.get("template") or ""), message, task,
+        )  # fmt: skip
+        self.connect(task_name, self.task_node_name(task_name))
 
     def _arguments(self, task_name: str, task: Obj) -> list[Obj]:
         scope = self.scope(task_name)
