@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import urllib3
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client import exceptions as client_exceptions
 
 from reconciler import errors
-from webhooks import kinds
+from webhooks import cache, kinds
 
 Obj = dict[str, Any]
 # Client-side read timeout of a watch: a little above the server-side timeoutSeconds, so a
@@ -26,19 +26,10 @@ REQUEST_TIMEOUT = (10, 30)
 
 
 def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> client.ApiClient:
-    """A client for the kubeconfig at `kubeconfig`, or the in-cluster config when None."""
-    if kubeconfig is None:
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-    else:
-        configuration = client.Configuration()
-        config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-    # No hidden urllib3 retries: each call is bounded by its own timeout, and the callers
-    # (work queue backoff, the Lease loop) decide when to try again.
-    configuration.retries = False
-    return client.ApiClient(configuration)
+    """The controller's client (`webhooks.cache.connect`: kubeconfig, else in-cluster, else
+    ~/.kube/config), without urllib3's hidden retries: each call is bounded by its own timeout,
+    and the callers (work queue backoff, the Lease loop) decide when to try again."""
+    return cache.connect(kubeconfig, context=context, retries=False)
 
 
 class Api:

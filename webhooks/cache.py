@@ -35,8 +35,14 @@ BUILTIN_GROUPS = frozenset({"", "apps", "batch"})
 POOL_SIZE = 32
 
 
-def connect(kubeconfig: str | None, *, context: str | None = None) -> client.ApiClient:
-    """An API client from a kubeconfig file, else in-cluster config, else ~/.kube/config."""
+def connect(
+    kubeconfig: str | None, *, context: str | None = None, retries: bool = True
+) -> client.ApiClient:
+    """An API client from a kubeconfig file, else in-cluster config, else ~/.kube/config.
+
+    `retries=False` turns off urllib3's hidden retries, for callers that bound every call by
+    its own timeout and decide themselves when to try again.
+    """
     cfg = client.Configuration()
     try:
         if kubeconfig or not in_cluster():
@@ -46,11 +52,14 @@ def connect(kubeconfig: str | None, *, context: str | None = None) -> client.Api
         else:
             config.load_incluster_config(client_configuration=cfg)
     except (config.ConfigException, OSError) as exc:
+        where = kubeconfig or ("~/.kube/config" if not in_cluster() else "the pod's account")
         raise errors.UsageError(
-            f"cannot load Kubernetes credentials ({exc}); pass --kubeconfig PATH, run in a pod, "
-            "or use --cluster-state PATH for a static view"
+            f"cannot load the cluster config from {where} ({exc}); pass --kubeconfig PATH or "
+            "run in a pod"
         ) from None
     cfg.connection_pool_maxsize = POOL_SIZE
+    if not retries:
+        cfg.retries = False
     return client.ApiClient(cfg)
 
 

@@ -292,7 +292,7 @@ def input_validator(view: clusterview.ClusterView, optemplate: Obj) -> Any:
     )
 
 
-def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
+def _parameter_causes(ctx: Context, optemplate: Obj, facts: TemplateFacts) -> list[decisions.Cause]:
     raw = ctx.spec.get("parameters", {})
     if not isinstance(raw, dict):
         return [decisions.Cause("spec.parameters", "Invalid value: must be an object")]
@@ -306,12 +306,12 @@ def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
             causes = [
                 decisions.Cause(
                     "spec.parameters",
-                    f"inputSchema of OperationTemplate {_template_name(optemplate)} cannot be "
+                    f"inputSchema of OperationTemplate {facts.name} cannot be "
                     f"evaluated ({type(exc).__name__}); fix the OperationTemplate",
                 )
             ]
-    if ctx.engine is not None and ctx.engine.name == "workflow" and ctx.facts is not None:
-        param = ctx.facts.template_parameter
+    if ctx.engine is not None and ctx.engine.name == "workflow":
+        param = facts.template_parameter
         if _str(raw.get(param)):
             return causes
         field = schemas.field_path("spec.parameters", [param])
@@ -328,9 +328,9 @@ def _parameter_causes(ctx: Context, optemplate: Obj) -> list[decisions.Cause]:
 
 def check_parameters(ctx: Context) -> Failure | None:
     """spec.parameters is valid against the template's inputSchema; the template parameter is set."""
-    if ctx.optemplate is None:
+    if ctx.optemplate is None or ctx.facts is None:
         return None
-    causes = _parameter_causes(ctx, ctx.optemplate)
+    causes = _parameter_causes(ctx, ctx.optemplate, ctx.facts)
     if not causes:
         return None
     listed = "; ".join(f"{c.field}: {c.message}" for c in causes[:MESSAGE_CAUSES])
@@ -339,7 +339,7 @@ def check_parameters(ctx: Context) -> Failure | None:
         "ParametersInvalid",
         422,
         f"spec.parameters does not match the inputSchema of OperationTemplate "
-        f"{_template_name(ctx.optemplate)} ({len(causes)} error{'s' if len(causes) > 1 else ''}): "
+        f"{ctx.facts.name} ({len(causes)} error{'s' if len(causes) > 1 else ''}): "
         f"{listed}{more}",
         tuple(causes),
     )
@@ -386,12 +386,15 @@ def check_workflow_template(ctx: Context) -> Failure | None:
             f"{field} does not name a WorkflowTemplate; set it to the template to run",
             (decisions.Cause(field, "Required value", "FieldValueRequired"),),
         )
-    optemplate = ctx.optemplate or {}
-    found = ctx.view.memoized(
-        ("workflow-template", ctx.facts.name, ctx.namespace, name),
-        lambda: resolve.workflow_template(ctx.view, optemplate, ctx.namespace, name),
-        depends=TEMPLATE_KINDS,
+    # Only the namespace's allowance (globs) is memoized: a key with the requested template
+    # name would let anyone creating Operations flood the memo and evict its costly entries.
+    optemplate, namespace = ctx.optemplate or {}, ctx.namespace
+    allowed_ns = ctx.view.memoized(
+        ("template-namespace", ctx.facts.name, namespace),
+        lambda: resolve.namespace_allowed(optemplate, namespace),
+        depends=_OPERATION_TEMPLATES,
     )
+    found = resolve.workflow_template(ctx.view, optemplate, namespace, name, allowed_ns=allowed_ns)
     if isinstance(found, resolve.Resolved):
         ctx.template = found
         return None

@@ -121,7 +121,8 @@ class ClusterIndex:
     def list(self, group: str, kind: str, namespace: str | None = None) -> Objs:
         """Every object of a kind, optionally in one namespace, sorted by (namespace, name)."""
         items = self._by_kind.get((group, kind), {})
-        keys = sorted(k for k in items if namespace is None or k[0] == namespace)
+        # list(...) copies in one step: a writer thread may change the dict meanwhile.
+        keys = sorted(k for k in list(items) if namespace is None or k[0] == namespace)
         return [items[k] for k in keys]
 
     def operation_templates(self, type_: str, engine: str | None = None) -> Objs:
@@ -131,16 +132,16 @@ class ClusterIndex:
             if engine is None
             else self._optemplates.get((type_, engine), {})
         )
-        return [found[name] for name in sorted(found)]
+        return [found[name] for name in sorted(list(found))]
 
     def workflow_template_namespaces(self, name: str) -> builtins.list[str]:
         """The namespaces holding a WorkflowTemplate of this name, sorted."""
-        return sorted(self._wft_namespaces.get(name, ()))
+        return sorted(list(self._wft_namespaces.get(name, ())))
 
     def bindings_for_subject(self, subject: Subject) -> Objs:
         """RoleBindings and ClusterRoleBindings that name this subject directly."""
         found = self._bindings.get(subject, {})
-        return [found[k] for k in sorted(found)]
+        return [found[k] for k in sorted(list(found))]
 
     def memoized(
         self,
@@ -175,10 +176,10 @@ class ClusterIndex:
 
     def kinds(self) -> builtins.list[tuple[str, str]]:
         """Every (group, kind) with at least one object."""
-        return sorted(k for k, v in self._by_kind.items() if v)
+        return sorted(k for k, v in list(self._by_kind.items()) if v)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_kind.values())
+        return sum(len(v) for v in list(self._by_kind.values()))
 
     # --- writes ----------------------------------------------------------------------------
     def upsert(self, obj: Obj) -> None:

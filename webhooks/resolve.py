@@ -85,14 +85,21 @@ def cluster_templates_allowed(optemplate: Obj) -> bool:
 
 
 def workflow_template(
-    view: clusterview.ClusterView, optemplate: Obj, namespace: str, name: str
+    view: clusterview.ClusterView,
+    optemplate: Obj,
+    namespace: str,
+    name: str,
+    *,
+    allowed_ns: bool | None = None,
 ) -> Resolved | Unresolved:
     """The template an Operation in `namespace` naming `name` runs, as Argo would resolve it.
 
     A WorkflowTemplate in the Operation's own namespace wins when that namespace is allowed;
     otherwise a ClusterWorkflowTemplate when the OperationTemplate allows those.
+    `allowed_ns` is `namespace_allowed(optemplate, namespace)` when the caller has it already.
     """
-    allowed_ns = namespace_allowed(optemplate, namespace)
+    if allowed_ns is None:
+        allowed_ns = namespace_allowed(optemplate, namespace)
     local = view.get(kinds.ARGO_GROUP, kinds.WORKFLOW_TEMPLATE.kind, namespace, name)
     if local is not None and allowed_ns:
         return Resolved(local, cluster_scope=False)

@@ -121,11 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise errors.UsageError("--workers must be at least 1")
     policy = loader.load_policy(args.policy)
-    try:
-        client = kube.api_client(args.kubeconfig, context=args.context)
-    except Exception as exc:  # config errors of the kubernetes client are plain exceptions
-        where = args.kubeconfig or "the in-cluster service account"
-        raise errors.UsageError(f"cannot load the cluster config from {where}: {exc}") from None
+    client = kube.api_client(args.kubeconfig, context=args.context)  # UsageError when it cannot
     logs.setup(args.log_level)
     settings = controller.Settings(
         namespace=args.namespace,
