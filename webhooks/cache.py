@@ -114,7 +114,6 @@ class Reflector:
         self.on_change = on_change
         # A kind readiness may do without (a target kind opgate is not allowed to list).
         self.required = required
-        self.unavailable = False
         self.resource_version = ""
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -173,7 +172,6 @@ class Reflector:
         self.resource_version = str((doc.get("metadata") or {}).get("resourceVersion") or "")
         if self.metrics is not None:
             self.metrics.cache_syncs.labels(self.kind.kind).inc()
-        self.unavailable = False
         if not self.synced.is_set():
             self.synced.set()
             self.on_sync()
@@ -275,7 +273,6 @@ class Reflector:
         if not self.required and status in (401, 403, 404) and not self.synced.is_set():
             # Not listable (RBAC, or the kind is not served): readiness does not wait for it;
             # its objects are judged absent until a list succeeds.
-            self.unavailable = True
             log.warning(
                 "target kind cannot be listed; Operations targeting it are judged as "
                 "if the target were absent (grant list/watch on it to the webhook)",

@@ -26,15 +26,13 @@ def run(
     *,
     is_gone: Callable[[Exception], bool],
     on_error: Callable[[Exception, float], None] = lambda exc, delay: None,
-    backoff_first: float = BACKOFF_FIRST,
-    backoff_cap: float = BACKOFF_CAP,
 ) -> None:
     """Call `list_once` and then `watch_once` repeatedly until `stop` is set.
 
     `is_gone(exc)` says whether a failure is 410 Gone; `on_error(exc, delay)` hears of every
     other failure before the loop waits `delay` seconds (jittered by ±20%).
     """
-    delay = backoff_first
+    delay = BACKOFF_FIRST
     need_list = True
     while not stop.is_set():
         try:
@@ -42,7 +40,7 @@ def run(
                 list_once()
                 need_list = False
             watch_once()
-            delay = backoff_first
+            delay = BACKOFF_FIRST
             continue
         except Exception as exc:  # any failure: decided below, never fatal to the loop
             if stop.is_set():
@@ -54,4 +52,4 @@ def run(
             else:
                 on_error(exc, delay)
         stop.wait(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 2, backoff_cap)
+        delay = min(delay * 2, BACKOFF_CAP)
