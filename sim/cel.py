@@ -120,9 +120,16 @@ def _type(value: Any) -> str:
     return {list: "list", dict: "map"}.get(type(value), "null_type")
 
 
+def _map_key(key: Any) -> Any:
+    """A key a JSON map can hold; lists and maps have no `in`/index overload on maps."""
+    if isinstance(key, list | dict):
+        raise CelError(f"no such overload: map key of type {_type(key)}")
+    return key
+
+
 def _select(base: Any, key: Any) -> Any:
     if isinstance(base, dict):
-        if key not in base:
+        if _map_key(key) not in base:
             raise CelError(f"no such key: {key}")
         return base[key]
     if isinstance(base, list) and isinstance(key, int) and not isinstance(key, bool):
@@ -303,7 +310,7 @@ def _contains(collection: Any, item: Any) -> bool:
     if isinstance(collection, list):
         return any(equal(item, x) for x in collection)
     if isinstance(collection, dict):
-        return item in collection
+        return _map_key(item) in collection
     raise CelError(f"no such overload: {_type(item)} in {_type(collection)}")
 
 
@@ -323,8 +330,17 @@ def _string_method(name: str, value: Any, arg: Any) -> bool:
     return arg in value
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "`": "`", "?": "?"}
+
+
 def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text[1:-1])
+    def escape(match: re.Match[str]) -> str:
+        found = _ESCAPES.get(match.group(1))
+        if found is None:  # octal, hex, unicode escapes: beyond this subset
+            raise Unsupported(f"escape \\{match.group(1)} in a string literal")
+        return found
+
+    return re.sub(r"\\(.)", escape, text[1:-1])
 
 
 def _absorbing(op: str, left: Program, right: Program) -> Program:

@@ -100,21 +100,19 @@ def _delete_options(body: Any) -> Obj:
             not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
         ):
             raise bad(f"{key} has the wrong type ({type(value).__name__})")
-    policy = body.get("propagationPolicy")
-    if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
-        raise bad(f'propagationPolicy "{policy}" is not one of Orphan, Background, Foreground')
-    return body
+    return body  # the propagationPolicy value is gc.propagation_policy's to judge (422)
 
 
 async def _body(request: web.Request, res: registry.Resource) -> Any:
+    too_large = errors.ApiError(
+        errors.status(413, "RequestEntityTooLarge", "Request entity too large")
+    )
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:  # aiohttp stops reading at its limit
-        raw = b"x" * (MAX_BODY + 1)
+        raise too_large from None
     if len(raw) > MAX_BODY:
-        raise errors.ApiError(
-            errors.status(413, "RequestEntityTooLarge", "Request entity too large")
-        )
+        raise too_large
     if not raw.strip():
         return None
     content_type = request.headers.get("Content-Type", "")

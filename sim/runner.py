@@ -381,8 +381,8 @@ class Simulation:
         changed = False
         if todo.create is not None:
             created = self._write("create", todo.create, self.operator, "reconciler", None)
+            key = (str(meta.get("namespace") or ""), str(meta["name"]))
             if created is None:  # as reconciler.controller: one Warning, Pending meanwhile
-                key = (str(meta.get("namespace") or ""), str(meta["name"]))
                 if key not in self._refused:
                     self._refused.add(key)
                     self._event(
@@ -394,6 +394,7 @@ class Simulation:
                     return False
                 todo = plan.Plan(status=status.operation_status(op, None, self.now()))
             else:
+                self._refused.discard(key)  # a later refusal warns again, as the controller
                 changed = True
                 for event in todo.events:
                     self._event("operation", f"Event {event.type} {event.reason}: {event.message}")

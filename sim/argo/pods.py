@@ -160,7 +160,7 @@ def finish_pod(
             op.world.create_object(substitute.substitute_data(obj, scope), action="apply")
 
 
-def pod_deadline(op: Operation, node: Obj, tmpl: Obj, started: dt.datetime) -> dt.datetime | None:
+def pod_deadline(op: Operation, tmpl: Obj, started: dt.datetime) -> dt.datetime | None:
     """When the kubelet kills the pod for its template's `activeDeadlineSeconds`, if that comes
     before the workflow's own deadline (which then decides, with its own message)."""
     seconds = parse_duration(tmpl.get("activeDeadlineSeconds"))
@@ -179,7 +179,7 @@ def reconcile_pods(op: Operation) -> None:
         started = nodes.parse_time(node.get("startedAt")) or op.now
         if node["type"] == nodes.POD:
             tmpl = op.template_of(node) or {}
-            killed = pod_deadline(op, node, tmpl, started)
+            killed = pod_deadline(op, tmpl, started)
             if "resource" in tmpl:
                 check_resource(op, node, tmpl)
                 if killed is not None and killed <= op.now and not nodes.fulfilled(node["phase"]):
@@ -236,7 +236,7 @@ def pending_events(op: Operation) -> list[dt.datetime]:
         started = nodes.parse_time(node.get("startedAt")) or op.now
         if node["type"] == nodes.POD:
             tmpl = op.template_of(node) or {}
-            killed = pod_deadline(op, node, tmpl, started)
+            killed = pod_deadline(op, tmpl, started)
             if killed is not None:
                 out.append(killed)
             if "resource" in tmpl:

@@ -565,7 +565,7 @@ def test_kubectl_auth_can_i(served: Served) -> None:
 @pytest.mark.parametrize(
     "options",
     ["x", [1], {"kind": "Pod", "apiVersion": "v1"}, {"gracePeriodSeconds": "x"},
-     {"preconditions": "x"}, {"dryRun": "All"}, {"propagationPolicy": "Sometimes"}],
+     {"preconditions": "x"}, {"dryRun": "All"}],
 )  # fmt: skip
 def test_a_delete_with_bad_options_is_400_and_deletes_nothing(served: Served, options: Any) -> None:
     sim, url, _ = served
@@ -582,6 +582,25 @@ def test_a_delete_with_bad_options_is_400_and_deletes_nothing(served: Served, op
     )  # fmt: skip
     assert (status, answer["reason"]) == (400, "BadRequest")
     assert "DeleteOptions" in answer["message"]
+    assert sim.find("", "ConfigMap", "default", "keep") is not None
+
+
+def test_an_unknown_propagation_policy_is_invalid_and_deletes_nothing(served: Served) -> None:
+    """As kube-apiserver's DeleteOptions validation: 422, in the body or in the query."""
+    sim, url, _ = served
+    sim.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "keep", "namespace": "default"},
+        }
+    )
+    path = url + "/api/v1/namespaces/default/configmaps/keep"
+    for where, body in ((path, {"propagationPolicy": "Sometimes"}),
+                        (path + "?propagationPolicy=Sometimes", None)):  # fmt: skip
+        status, answer = _raw(where, "DELETE", body, {"Content-Type": "application/json"})
+        assert (status, answer["reason"]) == (422, "Invalid"), answer
+        assert "propagationPolicy" in answer["message"]
     assert sim.find("", "ConfigMap", "default", "keep") is not None
 
 

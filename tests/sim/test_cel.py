@@ -242,3 +242,30 @@ def test_an_error_fails_closed_under_fail_and_skips_under_ignore() -> None:
 def test_a_condition_outside_the_subset_is_taken_as_holding() -> None:
     s = guarded("object.spec.exists(k, k == 'size')")
     assert refusal(s.create, widget("a"))["code"] == 403
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        (r"'a\nb' == object.nl", True),
+        (r"'a\tb' == 'atb'", False),
+        (r"'it\'s' == object.quote", True),
+        (r"'back\\slash' == object.back", True),
+    ],
+)
+def test_string_escapes_mean_what_cel_says(expression: str, expected: bool) -> None:
+    env = {"object": {"nl": "a\nb", "quote": "it's", "back": "back\\slash"}}
+    assert cel.compile(expression)(env) is expected
+
+
+def test_an_unknown_escape_is_beyond_the_subset() -> None:
+    with pytest.raises(cel.Unsupported):
+        cel.compile(r"'\x41' == 'A'")
+
+
+@pytest.mark.parametrize(
+    "expression", ["object.l in object.m", "object.m[object.l] == 1", "object.m in object.m"]
+)
+def test_a_list_or_map_as_a_map_key_is_a_cel_error_not_a_crash(expression: str) -> None:
+    with pytest.raises(cel.CelError, match="no such overload"):
+        cel.compile(expression)({"object": {"l": [1], "m": {"a": 1}}})
