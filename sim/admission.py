@@ -418,12 +418,10 @@ class Chain:
             raise call_failure(hook, f"unsupported patch type {response.get('patchType')!r}")
         try:
             ops = orjson.loads(base64.b64decode(str(response["patch"]), validate=True))
-            patched = patches.apply_json_patch(obj, ops)
-        except (ValueError, errors.ApiError) as exc:
-            message = exc.status["message"] if isinstance(exc, errors.ApiError) else str(exc)
-            message = message.removeprefix(patches.PATCH_FAILED + ": ")
+            patched = patches.json_patch(obj, ops)
+        except ValueError as exc:  # undecodable, or an operation that cannot apply
             raise errors.internal(
-                f'admission webhook "{hook.name}" returned an unusable patch: {message}'
+                f'admission webhook "{hook.name}" returned an unusable patch: {exc}'
             ) from None
         if not isinstance(patched, dict):
             raise errors.internal(

@@ -32,13 +32,17 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
+class PatchFailed(ValueError):
+    """A JSON patch operation that cannot be applied (what and where)."""
+
+
 def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
 def _pointer(path: Any) -> list[str]:
     if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise errors.bad_request(f"invalid JSON pointer {path!r}: must be empty or start with /")
+        raise PatchFailed(f"invalid JSON pointer {path!r}: must be empty or start with /")
     return [_unescape(t) for t in path.split("/")[1:]] if path else []
 
 
@@ -46,10 +50,10 @@ def _index(container: list[Any], token: str, *, adding: bool) -> int:
     if adding and token == "-":
         return len(container)
     if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
-        raise errors.bad_request(f"invalid array index {token!r}")
+        raise PatchFailed(f"invalid array index {token!r}")
     index = int(token)
     if index > len(container) or (not adding and index == len(container)):
-        raise errors.bad_request(f"array index {index} out of range")
+        raise PatchFailed(f"array index {index} out of range")
     return index
 
 
@@ -61,7 +65,7 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
         elif isinstance(node, list):
             node = node[_index(node, token, adding=False)]
         else:
-            raise errors.bad_request(f"jsonpatch: path {path!r} does not exist")
+            raise PatchFailed(f"jsonpatch: path {path!r} does not exist")
     return node
 
 
@@ -75,20 +79,20 @@ def _get(doc: Any, path: str) -> Any:
         return parent[last]
     if isinstance(parent, list):
         return parent[_index(parent, last, adding=False)]
-    raise errors.bad_request(f"jsonpatch: path {path!r} does not exist")
+    raise PatchFailed(f"jsonpatch: path {path!r} does not exist")
 
 
 def _remove(doc: Any, path: str) -> Any:
     tokens = _pointer(path)
     if not tokens:
-        raise errors.bad_request("jsonpatch: cannot remove the whole document")
+        raise PatchFailed("jsonpatch: cannot remove the whole document")
     parent = _parent(doc, tokens, path)
     last = tokens[-1]
     if isinstance(parent, dict) and last in parent:
         return parent.pop(last)
     if isinstance(parent, list):
         return parent.pop(_index(parent, last, adding=False))
-    raise errors.bad_request(f"jsonpatch: path {path!r} does not exist to remove")
+    raise PatchFailed(f"jsonpatch: path {path!r} does not exist to remove")
 
 
 def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
@@ -99,7 +103,7 @@ def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
     last = tokens[-1]
     if isinstance(parent, dict):
         if replace and last not in parent:
-            raise errors.bad_request(f"jsonpatch: path {path!r} does not exist to replace")
+            raise PatchFailed(f"jsonpatch: path {path!r} does not exist to replace")
         parent[last] = value
     elif isinstance(parent, list):
         if replace:
@@ -107,7 +111,7 @@ def _add(doc: Any, path: str, value: Any, *, replace: bool = False) -> Any:
         else:
             parent.insert(_index(parent, last, adding=True), value)
     else:
-        raise errors.bad_request(f"jsonpatch: parent of {path!r} is not an object or array")
+        raise PatchFailed(f"jsonpatch: parent of {path!r} is not an object or array")
     return doc
 
 
@@ -117,9 +121,19 @@ MAX_JSON_PATCH_OPERATIONS = 10_000
 PATCH_FAILED = "the server rejected our request due to an error in our request"
 
 
+def json_patch(doc: Any, ops: Any) -> Any:
+    """RFC 6902 on a copy of `doc`; PatchFailed says which operation failed and why."""
+    if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
+        raise PatchFailed("a JSON patch must be an array of operation objects")
+    doc = copy.deepcopy(doc)
+    for number, op in enumerate(ops):
+        doc = _apply_op(doc, number, op)
+    return doc
+
+
 def apply_json_patch(doc: Any, ops: Any) -> Any:
-    """RFC 6902 on a copy of `doc`, with kube-apiserver's codes: 400 BadRequest when the body is
-    not an array of objects, 413 past 10,000 operations, 422 Invalid when an operation fails."""
+    """`json_patch` with kube-apiserver's codes: 400 BadRequest when the body is not an array
+    of objects, 413 past 10,000 operations, 422 Invalid when an operation fails."""
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
         raise errors.bad_request("a JSON patch must be an array of operation objects")
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
@@ -131,25 +145,19 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
                 f"got {len(ops)}",
             )
         )
-    doc = copy.deepcopy(doc)
-    for number, op in enumerate(ops):
-        try:
-            doc = _apply_op(doc, number, op)
-        except errors.ApiError as exc:
-            detail = exc.status.get("message", "")
-            raise errors.ApiError(
-                errors.status(422, "Invalid", f"{PATCH_FAILED}: {detail}")
-            ) from None
-    return doc
+    try:
+        return json_patch(doc, ops)
+    except PatchFailed as exc:
+        raise errors.ApiError(errors.status(422, "Invalid", f"{PATCH_FAILED}: {exc}")) from None
 
 
 def _apply_op(doc: Any, number: int, op: dict[str, Any]) -> Any:
     """One operation on `doc` (changed in place where it can be); ApiError says what failed."""
     if "op" not in op or "path" not in op:
-        raise errors.bad_request(f"JSON patch operation {number} needs op and path")
+        raise PatchFailed(f"JSON patch operation {number} needs op and path")
     kind, path = op["op"], op["path"]
     if kind in ("add", "replace", "test") and "value" not in op:
-        raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs a value")
+        raise PatchFailed(f"JSON patch operation {number} ({kind}) needs a value")
     if kind == "add":
         return _add(doc, path, copy.deepcopy(op["value"]))
     if kind == "remove":
@@ -160,19 +168,19 @@ def _apply_op(doc: Any, number: int, op: dict[str, Any]) -> Any:
     if kind in ("move", "copy"):
         source = op.get("from")
         if not isinstance(source, str):
-            raise errors.bad_request(f"JSON patch operation {number} ({kind}) needs from")
+            raise PatchFailed(f"JSON patch operation {number} ({kind}) needs from")
         if kind == "move" and source == path:
             _get(doc, source)  # RFC 6902: moving a value onto itself changes nothing
             return doc
         if kind == "move" and str(path).startswith(source + "/"):
-            raise errors.bad_request(f"jsonpatch: cannot move {source!r} into its own child")
+            raise PatchFailed(f"jsonpatch: cannot move {source!r} into its own child")
         value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
         return _add(doc, path, value)
     if kind == "test":
         if _get(doc, path) != op["value"]:
-            raise errors.bad_request(f"testing value {path} failed")
+            raise PatchFailed(f"testing value {path} failed")
         return doc
-    raise errors.bad_request(f"Unexpected kind: {kind}")
+    raise PatchFailed(f"Unexpected kind: {kind}")
 
 
 def strategic(target: Any, patch: Any) -> Any:

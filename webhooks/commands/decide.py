@@ -86,7 +86,7 @@ def judge(
             break
         if decision.patch:
             patch.extend(decision.patch)
-            current = patches.apply_json_patch(current, list(decision.patch))
+            current = patches.json_patch(current, list(decision.patch))
     decision = dataclasses.replace(
         decision, warnings=tuple(warnings), patch=tuple(patch) if decision.allowed else ()
     )

@@ -131,7 +131,7 @@ def _explain(args: argparse.Namespace) -> int:
     result = decide.judge(operation, view, policy)
     current = patches.merge(copy.deepcopy(old), operation) if old is not None else operation
     if result.decision.patch:
-        current = patches.apply(current, list(result.decision.patch), "application/json-patch+json")
+        current = patches.json_patch(current, list(result.decision.patch))
     decision = result.decision.to_json()
     if old is not None and old.get("spec") == current.get("spec"):
         rows = [_row("FieldImmutable", "pass", policy.mode("FieldImmutable"))]
