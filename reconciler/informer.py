@@ -66,8 +66,10 @@ class Informer:
         ):
             if self._stop.is_set():
                 return
-            if type_ == "ERROR":
-                raise errors.Gone(410, "Expired", str(obj.get("message", "")))
+            if type_ == "ERROR":  # a Status: 410 lists again at once, anything else backs off
+                code = int(obj.get("code") or 0)
+                cls = errors.Gone if code == 410 else errors.ApiError
+                raise cls(code, str(obj.get("reason") or ""), str(obj.get("message") or ""))
             rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
             self.resource_version = rv or self.resource_version
             if type_ in ("ADDED", "MODIFIED", "DELETED"):

@@ -144,11 +144,8 @@ class _Dag:
                 self._settle(task_name, nodes.ERROR, str(exc))
                 return
             self.connect(task_name, node_name)
-        else:
-            try:
-                args = self._arguments(task_name, task)
-            except substitute.MissingVariable:
-                return
+        else:  # already started: its arguments resolved when it was created
+            args = self._arguments(task_name, task)
         try:
             self.op.execute(node_name, task, args, self.boundary["id"])
         except errors.TemplateError as exc:

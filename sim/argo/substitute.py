@@ -2,8 +2,9 @@
 
 Simple tags only (`{{workflow.parameters.x}}`, `{{ tasks.a.outputs.result }}` - whitespace
 inside the braces is trimmed, as Argo's template package does). A tag with no value is left as
-written, except under a strict prefix (`tasks.`, `steps.`) where Argo waits for the value
-instead (`MissingVariable`). Expression tags (`{{=...}}`) are left as written.
+written, except under a strict prefix (`tasks.`, `steps.`), where the caller is told
+(`MissingVariable`): an argument that names a value which does not exist errors its task.
+Expression tags (`{{=...}}`) are left as written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ _TAG = re.compile(r"\{\{([^{}]*)\}\}")
 
 
 class MissingVariable(Exception):
-    """A strict tag (`tasks.*`, `steps.*`) has no value yet: Argo requeues and waits."""
+    """A strict tag (`tasks.*`, `steps.*`) has no value (Argo: `failed to resolve {{tag}}`)."""
 
     def __init__(self, tag: str) -> None:
         super().__init__(f"failed to resolve {{{{{tag}}}}}")

@@ -118,3 +118,28 @@ def test_gone_lists_again(small_history, wait) -> None:
         assert seen.count(("LISTED", "before")) == 2
     finally:
         halt()
+
+
+class ErrorEvents:
+    """An API whose watch answers with one ERROR Status event of the given code."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def list(self, *args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
+        return [], "7"
+
+    def watch(self, *args: Any, **kwargs: Any) -> Any:
+        yield "ERROR", {"kind": "Status", "code": self.code, "reason": "X", "message": "m"}
+
+
+@pytest.mark.parametrize(("code", "gone"), [(410, True), (500, False), (403, False)])
+def test_only_a_410_error_event_is_gone(code: int, gone: bool) -> None:
+    """410 makes the loop list again at once; any other ERROR event is a failure that backs
+    off (relisting at once on a 500 would hammer a struggling apiserver)."""
+    inf = informer.Informer(ErrorEvents(code), kinds.OPERATION, lambda *a: None)  # type: ignore[arg-type]
+    inf.list_once()
+    with pytest.raises(errors.ApiError) as info:
+        inf.watch_once()
+    assert isinstance(info.value, errors.Gone) is gone
+    assert info.value.code == code
