@@ -175,15 +175,16 @@ def method_not_allowed(
     return ApiError(status(405, "MethodNotAllowed", message))
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    """415 UnsupportedMediaType for a patch content type the server does not know."""
-    return ApiError(
-        status(
-            415,
-            "UnsupportedMediaType",
-            f"the body of the request was in an unknown format: {content_type}",
-        )
+def unsupported_media_type(content_type: str, accepted: tuple[str, ...] = ()) -> ApiError:
+    """415 UnsupportedMediaType for a patch content type the server does not take here
+    (kube-apiserver's wording, listing `accepted` when given)."""
+    message = (
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted)
+        if accepted
+        else f"the body of the request was in an unknown format: {content_type}"
     )
+    return ApiError(status(415, "UnsupportedMediaType", message))
 
 
 def expired(requested: int, oldest: int) -> ApiError:

@@ -204,9 +204,12 @@ def strategic(target: Any, patch: Any) -> Any:
     return out
 
 
-def apply(doc: Any, patch: Any, content_type: str) -> Any:
-    """Apply a patch body of a given content type to a copy of `doc`."""
+def apply(doc: Any, patch: Any, content_type: str, *, strategic_merge: bool = True) -> Any:
+    """Apply a patch body of a given content type to a copy of `doc`; `strategic_merge=False`
+    for custom resources, which kube-apiserver does not strategic-merge (415)."""
     content_type = content_type.split(";")[0].strip()
+    if content_type == STRATEGIC and not strategic_merge:
+        raise errors.unsupported_media_type(content_type, (JSON, MERGE, APPLY))
     if content_type == JSON:
         return apply_json_patch(doc, patch)
     if content_type in (MERGE, STRATEGIC, APPLY):

@@ -228,6 +228,7 @@ class Simulation:
 
     def _load(self, objects: list[Obj]) -> None:
         """Seed the store; an object it refuses is a bad scenario (named, with why)."""
+        # Loaded one by one (to name the refused one), so Store.load cannot see the repeats.
         objects = manifests.without_repeats(list(objects))
         first = [o for o in objects if kinds.key_of(o) in (kinds.CRD.key, kinds.NAMESPACE.key)]
         rest = [o for o in objects if kinds.key_of(o) not in (kinds.CRD.key, kinds.NAMESPACE.key)]

@@ -340,17 +340,7 @@ class Store:
             old = self.find(group, kind, ns, name)
             if old is None:
                 raise errors.not_found(group, res.plural, name)
-            if res.crd and patch_type.split(";")[0].strip() == patches.STRATEGIC:
-                raise errors.ApiError(
-                    errors.status(
-                        415,
-                        "UnsupportedMediaType",
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json-patch+json, application/merge-patch+json, "
-                        "application/apply-patch+yaml",
-                    )
-                )  # custom resources have no strategic merge
-            patched = patches.apply(old, body, patch_type)
+            patched = patches.apply(old, body, patch_type, strategic_merge=not res.crd)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch must leave a JSON object")
             patched = normalized(patched)

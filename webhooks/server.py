@@ -148,7 +148,9 @@ async def _read(
     expect = request.headers.get("Expect")
     if expect is not None and request.version == aiohttp.HttpVersion11:
         # The body is acceptable so far: ask for it now rather than let the client wait out
-        # its Expect timeout (curl waits 1 s); an unknown expectation is 417.
+        # its Expect timeout (curl waits 1 s); an unknown expectation is 417. This is what
+        # aiohttp's router does (web_urldispatcher._default_expect_handler), which the
+        # low-level server does not run; it relies on the writer's output_size as that does.
         if expect.lower() != "100-continue":
             return _unread(417, f"unsupported Expect: {expect}; only 100-continue is understood")
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
