@@ -198,8 +198,10 @@ class Controller:
         for _ in range(CONFLICT_RETRIES):
             operation = self.api.get(kinds.OPERATION, namespace, name)
             if operation is None:
+                self._refusals.pop(key, None)  # a new Operation of this name warns afresh
                 return  # deleted: its Workflow goes with it through the ownerReference
             if not plan.managed(operation) or status.is_terminal(operation):
+                self._refusals.pop(key, None)
                 return  # another engine's, being deleted, or final: nothing to read or write
             workflow = self.api.get(kinds.WORKFLOW, namespace, name)
             now = self.clock()
@@ -222,6 +224,7 @@ class Controller:
                     workflow = self.api.get(kinds.WORKFLOW, namespace, name)
                     if workflow is None:
                         continue  # deleted again meanwhile: decide afresh
+                    self._refusals.pop(key, None)
                     self.stats.adopted += 1
                 except errors.ApiError as exc:  # denied by admission, invalid, server trouble
                     self._refused(operation, key, f"creating Workflow {name}: {exc}", now)

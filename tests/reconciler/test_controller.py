@@ -385,10 +385,36 @@ def test_refused_creation_is_an_event_and_retried(cluster, policy_, example_oper
         assert phase(cluster) == "Pending"  # not yet observed: DESIGN's first row
     # The same refusal three times is one Warning Event, not three.
     assert event_reasons(cluster).count("WorkflowCreateFailed") == 1
+    meta = example_operation["metadata"]
+    assert list(ctl._refusals) == [(meta["namespace"], meta["name"])]
     ctl.resync()
     ctl.drain()
     assert get(cluster, WF) is not None
     assert phase(cluster) == "Pending"
+    assert ctl._refusals == {}  # forgotten once created: a later refusal warns again
+
+
+def test_a_refusal_is_forgotten_when_its_operation_goes(cluster, policy_, example_operation):
+    """An Operation deleted while its Workflow is refused leaves nothing behind, so a new
+    Operation of the same name gets its own Warning."""
+
+    class Refusing(kube.Api):
+        def create(self, kind, namespace, body, **kw):
+            if kind == kinds.WORKFLOW:
+                raise errors.ApiError(403, "Forbidden", "admission webhook denied the request")
+            return super().create(kind, namespace, body, **kw)
+
+    cluster.store.create(example_operation)
+    ctl = controller.Controller(
+        Refusing(cluster.api.client), policy_, controller.Settings(leader_elect=False)
+    )
+    ctl.resync()
+    ctl.drain()
+    assert ctl._refusals
+    meta = example_operation["metadata"]
+    cluster.store.delete(*OPS, meta["namespace"], meta["name"])
+    ctl.reconcile((meta["namespace"], meta["name"]))
+    assert ctl._refusals == {}
 
 
 def test_a_holder_cut_off_from_the_api_stops_leading_in_time_and_leads_again(
