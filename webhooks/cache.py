@@ -172,7 +172,9 @@ class Reflector:
         self.resource_version = str((doc.get("metadata") or {}).get("resourceVersion") or "")
         if self.metrics is not None:
             self.metrics.cache_syncs.labels(self.kind.kind).inc()
-        if not self.synced.is_set():
+        if self.synced.is_set():  # a relist may hold changes no watch event told of
+            self.on_change()
+        else:
             self.synced.set()
             self.on_sync()
         log.info(

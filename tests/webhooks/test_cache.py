@@ -311,3 +311,19 @@ def test_a_target_kind_named_after_sync_is_watched_without_unreadiness(fake, liv
         lambda: live.index.get("example.io", "Gadget", "org-myteam", "g"), "the new target kind"
     )
     assert all(readiness) and live.synced
+
+
+def test_a_relist_tells_of_changes_no_watch_event_carried(fake, live) -> None:
+    """After a watch gap the relist alone may hold a new OperationTemplate: the reflector
+    reports it as a change (so its target kinds get watched), the first list does not."""
+    changes: list[int] = []
+    reflector = cache.Reflector(
+        live.api,
+        kinds.OPERATION_TEMPLATE,
+        clusterview.ClusterIndex(),
+        on_change=lambda: changes.append(1),
+    )
+    reflector.list_once()
+    assert changes == [] and reflector.synced.is_set()
+    reflector.list_once()
+    assert changes == [1]
