@@ -240,15 +240,6 @@ async def write(
             return sim.create(body, namespace=ns, **kwargs), 201
         if verb == "update":
             _check_body(body, res, target.version)
-            if res.crd and not (body.get("metadata") or {}).get("resourceVersion"):
-                # Custom resources allow no unconditional update (kube-apiserver's CRD strategy).
-                raise errors.invalid(
-                    res.group, res.kind, target.name,
-                    [errors.field_error(
-                        "metadata.resourceVersion", "FieldValueInvalid",
-                        "Invalid value: 0x0: must be specified for an update",
-                    )],
-                )  # fmt: skip
             return sim.update(
                 body, subresource=target.sub, namespace=ns, name=target.name, **kwargs
             ), 200

@@ -427,8 +427,15 @@ class Simulation:
             elif action == "apply":
                 result = self.store.apply(obj, user=user, dry_run=dry_run, warnings=warnings)
             elif action == "update":
+                # A scenario's update replaces what is stored now (custom resources need a
+                # resourceVersion: it is the stored one).
                 fresh = copy.deepcopy(obj)
-                fresh.get("metadata", {}).pop("resourceVersion", None)
+                stored = self.store.find(group, kind, str(meta.get("namespace") or ""),
+                                         str(meta.get("name")))  # fmt: skip
+                if stored is not None:
+                    fresh.setdefault("metadata", {})["resourceVersion"] = stored["metadata"][
+                        "resourceVersion"
+                    ]
                 result = self.store.update(fresh, user=user, dry_run=dry_run, warnings=warnings)
             else:
                 self.store.delete(

@@ -301,7 +301,8 @@ class Store:
         """Replace an object (404, 409 on a stale resourceVersion, 422); returns a copy.
 
         With `subresource="status"` only status changes; otherwise status is kept as stored
-        (for resources with a status subresource). An empty resourceVersion is unconditional.
+        (for resources with a status subresource). An empty resourceVersion is unconditional
+        for built-in kinds; custom resources refuse it (422), as kube-apiserver's CRD strategy.
         """
         obj = normalized(obj)
         with self.lock:
@@ -310,6 +311,14 @@ class Store:
             old = self.find(*key)
             if old is None:
                 raise errors.not_found(res.group, res.plural, key[3])
+            if res.crd and not meta(obj).get("resourceVersion"):
+                raise errors.invalid(
+                    res.group, res.kind, key[3],
+                    [errors.field_error(
+                        "metadata.resourceVersion", "FieldValueInvalid",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )],
+                )  # fmt: skip
             return self._update(
                 res, old, obj, subresource, user, dry_run, warnings, field_validation
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from sim import printers, runner, scenario
 from tests.sim import argofixtures as fx
+from webhooks import manifests
 
 SCENARIOS = fx.REPO / "sim" / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
@@ -175,3 +177,23 @@ def test_a_refused_workflow_leaves_the_operation_pending_with_one_warning(tmp_pa
     assert len(refused) == 1
     assert not [e for e in result.events if "WorkflowCreated" in e.text]
     assert [f.where for f in result.failures] == ["expect[1].workflow"]  # it never existed
+
+
+def test_an_update_action_replaces_a_custom_resource_at_its_stored_version(tmp_path: Path) -> None:
+    """The store refuses blind updates of custom resources (422, as kube-apiserver); a
+    scenario's `update` replaces what is stored now, so it reaches admission: changing an
+    Operation's spec is FieldImmutable there, changing its labels is admitted."""
+    op = manifests.load([fx.REPO / "deploy/examples/operation.yaml"])[0]
+    meta = op["metadata"]
+    relabeled = {**op, "metadata": {**meta, "labels": {"team": "x"}}}
+    params = {**op["spec"]["parameters"], "targetChartVersion": "9.9.9"}
+    respec = {**op, "spec": {**op["spec"], "parameters": params}}
+    scen = _scenario(
+        tmp_path,
+        "timeline:\n"
+        f"  - create: {{file: {fx.REPO}/deploy/examples/operation.yaml, expect: {{allowed: true}}}}\n"
+        f"  - update: {{object: {json.dumps(relabeled)}, expect: {{allowed: true}}}}\n"
+        f"  - update: {{object: {json.dumps(respec)}, expect: {{allowed: false, reason: FieldImmutable}}}}\n",
+    )
+    result = runner.run(scen)
+    assert result.ok, printers.timeline(result)

@@ -67,10 +67,22 @@ def test_stale_resource_version_is_a_conflict_and_changes_nothing(cluster: store
     assert cluster.get("example.io", "Widget", "default", "a") == fresh
 
 
-def test_update_without_resource_version_is_unconditional(cluster: store.Store) -> None:
+def test_update_without_resource_version_is_unconditional_for_built_in_kinds_only(
+    cluster: store.Store,
+) -> None:
+    """As kube-apiserver: a ConfigMap may be replaced blindly, a custom resource may not (its
+    strategy refuses unconditional updates), on every path into the store."""
+    cm = cluster.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
+    )
+    del cm["metadata"]["resourceVersion"]
+    assert cluster.update({**cm, "data": {"k": "v"}})["data"] == {"k": "v"}
     obj = cluster.create(widget("a", size=1))
     del obj["metadata"]["resourceVersion"]
-    assert cluster.update({**obj, "spec": {"size": 5}})["spec"] == {"size": 5}
+    status = _fails(cluster.update, {**obj, "spec": {"size": 5}})
+    assert (status["code"], status["reason"]) == (422, "Invalid")
+    assert "metadata.resourceVersion" in status["message"]
+    assert cluster.get("example.io", "Widget", "default", "a")["spec"] == {"size": 1}
 
 
 def test_generation_moves_on_spec_only(cluster: store.Store) -> None:
