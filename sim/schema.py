@@ -147,17 +147,15 @@ def _bounded(node: Any) -> Any:
 
 def _fast(translated: Obj) -> Any:
     """A jsonschema-rs validator accepting exactly what the reference accepts, or None."""
-    if schemas.fast_validators is None or not schemas.fast_agrees(translated):
-        return None
     string_formats = {
         name: check for name, (check, _) in FORMATS.checkers.items() if name not in _INT_BOUNDS
     }
-    try:
-        return schemas.fast_validators.Draft4Validator(
-            _bounded(translated), formats=string_formats, validate_formats=True
-        )
-    except Exception:  # a schema the Rust side refuses: the reference alone decides
-        return None
+    return schemas.fast(
+        translated,
+        lambda s: schemas.fast_validators.Draft4Validator(
+            _bounded(s), formats=string_formats, validate_formats=True
+        ),
+    )
 
 
 def validator(schema: Obj) -> schemas.Compiled:

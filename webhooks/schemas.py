@@ -6,7 +6,7 @@ import ast
 import collections
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
@@ -84,14 +84,14 @@ class Compiled:
         return self.reference.iter_errors(instance)
 
 
-def _fast(schema: Any) -> Any:
-    """A jsonschema-rs validator where it agrees with jsonschema (`fast_agrees`); None when
-    unavailable or when it refuses the schema."""
+def fast(schema: Any, build: Callable[[Any], Any] | None = None) -> Any:
+    """A jsonschema-rs validator (`build(schema)`, default 2020-12) where it agrees with
+    jsonschema (`fast_agrees`); None when unavailable or when it refuses the schema."""
     if fast_validators is None or not isinstance(schema, dict) or not fast_agrees(schema):
         return None
     try:
-        return fast_validators.Draft202012Validator(schema)
-    except Exception:
+        return (build or fast_validators.Draft202012Validator)(schema)
+    except Exception:  # a schema the Rust side refuses: the reference alone decides
         return None
 
 
@@ -100,7 +100,7 @@ def validator(schema: Any, identity: tuple[str, str] | None = None) -> Compiled:
     key = schema_key(schema, identity)
     found = _validators.get(key)
     if found is None:
-        found = Compiled(jsonschema.Draft202012Validator(schema, registry=REGISTRY), _fast(schema))
+        found = Compiled(jsonschema.Draft202012Validator(schema, registry=REGISTRY), fast(schema))
         _validators[key] = found
         if len(_validators) > CACHE_SIZE:
             _validators.popitem(last=False)
