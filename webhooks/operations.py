@@ -105,23 +105,28 @@ def _diff(old: Any, new: Any, parts: list[Any], out: list[tuple[str, Any]]) -> N
 _MISSING = object()
 
 
-def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisions.Decision:
-    old = (request.old_object or {}).get("spec")
-    new = (request.object or {}).get("spec")
+def immutability(old: Obj, new: Obj, name: str) -> checks.Failure | None:
+    """The FieldImmutable failure of an UPDATE from `old` to `new`; None when spec is unchanged."""
     changed: list[tuple[str, Any]] = []
-    _diff(old, new, [], changed)
-    failure = checks.Failure(
+    _diff(old.get("spec"), new.get("spec"), [], changed)
+    if not changed:
+        return None
+    return checks.Failure(
         "FieldImmutable",
         422,
-        f"spec of Operation {request.name} is immutable once created (changed: "
+        f"spec of Operation {name} is immutable once created (changed: "
         f"{', '.join(path for path, _ in changed)}); create a new Operation instead",
         tuple(
             decisions.Cause(path, f"Invalid value: {schemas.show(value)}: field is immutable")
             for path, value in changed
         ),
     )
+
+
+def _immutable(request: review.AdmissionRequest, policy: model.Policy) -> decisions.Decision:
+    failure = immutability(request.old_object or {}, request.object or {}, request.name)
     mode = policy.mode("FieldImmutable")
-    if mode == "off":
+    if failure is None or mode == "off":
         return decisions.allowed()
     if mode == "warn":
         return decisions.allowed(warnings=[_failure_text(failure)])

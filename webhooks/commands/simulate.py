@@ -149,20 +149,19 @@ def _explain(args: argparse.Namespace) -> int:
             for check, _ in checks.ORDER
             if check not in done
         ]
-        if old is not None:
-            immutable = decision.get("reason") == "FieldImmutable"
-            rows.append(
-                _row(
-                    "FieldImmutable",
-                    "fail" if immutable else ("not-run" if not decision["allowed"] else "pass"),
-                    policy.mode("FieldImmutable"),
-                    decision.get("reason") if immutable else None,
-                    decision.get("code") if immutable else None,
-                    str(decision.get("message")).removeprefix("FieldImmutable: ")
-                    if immutable
-                    else None,
-                )
-            )
+        if old is not None:  # judged after the checks, on an UPDATE they admit
+            mode = policy.mode("FieldImmutable")
+            failure = operations.immutability(old, current, name)
+            if results and results[-1].outcome == "fail":
+                rows.append(_row("FieldImmutable", "not-run", mode))
+            elif failure is None:
+                rows.append(_row("FieldImmutable", "pass", mode))
+            else:
+                outcome = {"off": "off", "warn": "warn"}.get(mode, "fail")
+                rows.append(
+                    _row("FieldImmutable", outcome, mode, failure.reason, failure.code,
+                         failure.message)
+                )  # fmt: skip
     decision["operation"] = result.operation
     if args.output == "json":
         body = {"checks": rows, "decision": decision}
